@@ -1,0 +1,15 @@
+"""Jobs select assets by group or key; they never import assets/ (see ARCHITECTURE.md)."""
+
+import dagster as dg
+
+from prodsprint_dagster.constants import GROUP_READINESS_CHAIN, READINESS_CHAIN_JOB
+
+readiness_chain_job = dg.define_asset_job(
+    READINESS_CHAIN_JOB,
+    selection=dg.AssetSelection.groups(GROUP_READINESS_CHAIN),
+    description="Everything a commit needs before release, for one repository partition.",
+)
+
+ALL_JOBS = [readiness_chain_job]
+
+__all__ = ["ALL_JOBS", "readiness_chain_job"]

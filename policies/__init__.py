@@ -1,0 +1,1 @@
+"""Rego policy packs and the asset checks that apply them (issue: deploy plan and readiness)."""

@@ -1,0 +1,239 @@
+"""`prodsprint`: the engine from a shell or a CI pipeline.
+
+Every command takes ``--json`` and then prints exactly one JSON document on stdout; progress
+and logs go to stderr, so ``prodsprint ... --json | jq`` always works. Errors the user can act
+on exit 1 with the message (and ``{"ok": false, "error": ...}`` under --json); usage errors
+exit 2 as click decides.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from prodsprint_dagster import __version__
+from prodsprint_dagster.config import config_path, load_config
+from prodsprint_dagster.errors import ProdSprintError
+from prodsprint_dagster.home import ensure_home
+from prodsprint_dagster.registry import add_repo, init_config, remove_repo
+from prodsprint_dagster.store import AuditEntry, HistoryStore
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class Ctx:
+    def __init__(self, config: Path):
+        self.config_file = config
+
+    def config(self):
+        return load_config(self.config_file)
+
+    def history(self) -> HistoryStore:
+        cfg = self.config()
+        return HistoryStore(cfg.history_path, lock_timeout=cfg.stores.history.lock_timeout_seconds)
+
+    def audit(self, action: str, repo: str | None = None, **refs: Any) -> None:
+        self.history().append_audit(
+            AuditEntry(action=action, actor=_actor(), repo=repo, refs=refs or None)
+        )
+
+
+def command(group: click.Group, name: str | None = None):
+    """A subcommand with --json and uniform error handling."""
+
+    def wrap(fn):
+        @group.command(name)
+        @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+        @click.pass_obj
+        @functools.wraps(fn)
+        def run(ctx: Ctx, as_json: bool, **kwargs):
+            try:
+                result, human = fn(ctx, **kwargs)
+            except ProdSprintError as exc:
+                if as_json:
+                    click.echo(json.dumps({"ok": False, "error": str(exc)}))
+                err.print(f"[red]error:[/red] {exc}", markup=True, soft_wrap=True)
+                sys.exit(1)
+            if as_json:
+                click.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
+            else:
+                human()
+
+        return run
+
+    return wrap
+
+
+@click.group()
+@click.version_option(__version__, prog_name="prodsprint")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="prodsprint.yaml to use (default: $PRODSPRINT_CONFIG, else ./prodsprint.yaml).",
+)
+@click.pass_context
+def main(ctx: click.Context, config: Path | None) -> None:
+    """ProdSprint: import, plan and release service repositories behind policy gates."""
+    ctx.obj = Ctx((config or config_path()).absolute())
+
+
+@command(main, "init")
+def init(ctx: Ctx):
+    """Create prodsprint.yaml (if missing), the home directory and the Dagster instance config."""
+    wrote = init_config(ctx.config_file)
+    paths = ensure_home(ctx.config())
+    result = {"ok": True, "config": str(ctx.config_file), "config_created": wrote, **paths}
+
+    def human():
+        verb = "created" if wrote else "kept"
+        out.print(f"{verb} {ctx.config_file}")
+        for key, value in paths.items():
+            out.print(f"  {key:13} {value}")
+
+    return result, human
+
+
+@main.group()
+def repos() -> None:
+    """Register, list and remove repositories."""
+
+
+@command(repos, "add")
+@click.argument("name")
+@click.argument("url_or_path")
+@click.option("--branch", default="main", show_default=True)
+@click.option("--team", default="default", show_default=True)
+@click.option("--target", type=click.Choice(["local", "kubernetes", "aws"]), default="local")
+@click.option("--policy-pack", default="default", show_default=True)
+def repos_add(ctx: Ctx, name, url_or_path, branch, team, target, policy_pack):
+    """Register NAME (a slug such as team__service) at a git URL or local path."""
+    repo = add_repo(ctx.config_file, name, url_or_path, branch=branch, team=team,
+                    target=target, policy_pack=policy_pack)  # fmt: skip
+    ctx.audit("repo.register", repo.name, branch=repo.branch, team=repo.team)
+    data = _repo_dict(repo)
+
+    def human():
+        out.print(f"registered {repo.name} ({_redacted(repo.url)}, branch {repo.branch})")
+        out.print("the new-commit sensor picks it up at its next tick")
+
+    return {"ok": True, "repo": data}, human
+
+
+@command(repos, "list")
+def repos_list(ctx: Ctx):
+    """List registered repositories."""
+    items = [_repo_dict(r) for r in ctx.config().repos]
+
+    def human():
+        table = Table("name", "url", "branch", "team", "target", "policy pack")
+        for r in items:
+            table.add_row(
+                r["name"], r["url"], r["branch"], r["team"], r["target"], r["policy_pack"]
+            )
+        out.print(table if items else "no repositories registered (prodsprint repos add ...)")
+
+    return {"ok": True, "repos": items}, human
+
+
+@command(repos, "remove")
+@click.argument("name")
+def repos_remove(ctx: Ctx, name):
+    """Unregister NAME; its history, artifacts and Dagster partition are kept."""
+    remove_repo(ctx.config_file, name)
+    ctx.audit("repo.unregister", name)
+    return {"ok": True, "removed": name}, lambda: out.print(f"removed {name}")
+
+
+@command(main, "status")
+def status(ctx: Ctx):
+    """Per repository: the last commit seen and the latest materializations."""
+    from orchestration.instance import repo_status
+    from prodsprint_dagster.definitions import build_definitions
+
+    cfg = ctx.config()
+    rows = repo_status(cfg, build_definitions(cfg))
+
+    def human():
+        table = Table("repo", "branch", "last commit seen", "latest materializations")
+        for row in rows:
+            mats = ", ".join(
+                f"{k} @ {(v['commit'] or '?')[:12]} ({v['at'][:19]})"
+                for k, v in row["materializations"].items()
+            )
+            table.add_row(row["repo"], row["branch"], (row["last_commit_seen"] or "-")[:12],
+                          mats or "-")  # fmt: skip
+        out.print(table if rows else "no repositories registered")
+
+    return {"ok": True, "repos": rows}, human
+
+
+@command(main, "audit-log")
+@click.option("--repo", default=None, help="Only rows of this repository.")
+@click.option("--action", default=None, help="Only actions starting with this prefix.")
+@click.option("--limit", default=200, show_default=True)
+def audit_log(ctx: Ctx, repo, action, limit):
+    """The append-only audit log, oldest first."""
+    rows = ctx.history().query_audit(repo=repo, action=action, limit=limit)
+
+    def human():
+        table = Table("time", "actor", "action", "repo", "commit", "reason")
+        for r in rows:
+            table.add_row(r["occurred_at"][:19], r["actor"], r["action"], r["repo"] or "",
+                          (r["commit_sha"] or "")[:12], r["reason"] or "")  # fmt: skip
+        out.print(table)
+
+    return {"ok": True, "rows": rows}, human
+
+
+@command(main, "demo")
+def demo(ctx: Ctx):
+    """Register the bundled example service and take it through every stage built so far."""
+    from orchestration.demo import run_demo
+
+    with err.status("demo") as spinner:
+        summary = run_demo(ctx.config_file, progress=lambda msg: spinner.update(msg))
+    if not summary["success"]:
+        raise ProdSprintError(f"demo run {summary['run_id']} failed: {summary['stages']}")
+
+    def human():
+        table = Table("stage", "outcome", title=f"{summary['repo']} @ {summary['commit'][:12]}")
+        for stage, outcome in summary["stages"].items():
+            table.add_row(stage, outcome)
+        out.print(table)
+        out.print(f"done in {summary['seconds']}s; run {summary['run_id']}")
+        out.print("open the Dagster UI with `make dev` (http://127.0.0.1:3000)")
+
+    return summary, human
+
+
+def _repo_dict(repo) -> dict:
+    data = repo.model_dump()
+    data["url"] = _redacted(data["url"])
+    return data
+
+
+def _redacted(url: str) -> str:
+    from prodsprint_dagster.names import redact_url
+
+    return redact_url(url)
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no user name in some containers
+        return "cli"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

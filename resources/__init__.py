@@ -1,0 +1,8 @@
+"""ConfigurableResources: the Dagster-facing handles on the engine's git, stores and registry."""
+
+from resources.artifacts import ArtifactStoreResource
+from resources.git import GitResource
+from resources.history import HistoryStoreResource
+from resources.registry import RegistryResource
+
+__all__ = ["ArtifactStoreResource", "GitResource", "HistoryStoreResource", "RegistryResource"]

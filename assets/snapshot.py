@@ -42,7 +42,7 @@ def repo_snapshot(
             commit=snap.sha,
             reason="requested commit" if requested else f"head of {repo.branch}",
             refs={"artifact": uri},
-            run_id=context.run_id,
+            run_id=context.run.run_id,
         )
     )
     context.log.info(f"{repo.name}: {snap.sha[:12]} {snap.subject!r} ({snap.files} files)")

@@ -36,12 +36,15 @@ def run_demo(config_file: Path, progress: Callable[[str], None] = lambda _: None
 
     progress("building the example repository")
     repo_path = build_example_repo(cfg.home_path / "demo" / "shop-api")
-    add_repo(config_file, DEMO_REPO_NAME, str(repo_path), branch="main", team="demo", replace=True)
+    _, changed = add_repo(
+        config_file, DEMO_REPO_NAME, str(repo_path), branch="main", team="demo", replace=True
+    )
     cfg = load_config(config_file)
-    HistoryStore(cfg.history_path).append_audit(
-        AuditEntry(action="repo.register", actor="demo", repo=DEMO_REPO_NAME,
-                   reason="prodsprint demo", refs={"branch": "main"})
-    )  # fmt: skip
+    if changed:
+        HistoryStore(cfg.history_path).append_audit(
+            AuditEntry(action="repo.register", actor="demo", repo=DEMO_REPO_NAME,
+                       reason="prodsprint demo", refs={"branch": "main"})
+        )  # fmt: skip
     defs = build_definitions(cfg)
 
     progress("evaluating new_commit_sensor")

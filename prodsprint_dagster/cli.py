@@ -117,16 +117,18 @@ def repos() -> None:
 @click.option("--policy-pack", default="default", show_default=True)
 def repos_add(ctx: Ctx, name, url_or_path, branch, team, target, policy_pack):
     """Register NAME (a slug such as team__service) at a git URL or local path."""
-    repo = add_repo(ctx.config_file, name, url_or_path, branch=branch, team=team,
+    repo, changed = add_repo(ctx.config_file, name, url_or_path, branch=branch, team=team,
                     target=target, policy_pack=policy_pack)  # fmt: skip
-    ctx.audit("repo.register", repo.name, branch=repo.branch, team=repo.team)
+    if changed:
+        ctx.audit("repo.register", repo.name, branch=repo.branch, team=repo.team)
     data = _repo_dict(repo)
 
     def human():
-        out.print(f"registered {repo.name} ({_redacted(repo.url)}, branch {repo.branch})")
+        verb = "registered" if changed else "already registered:"
+        out.print(f"{verb} {repo.name} ({_redacted(repo.url)}, branch {repo.branch})")
         out.print("the new-commit sensor picks it up at its next tick")
 
-    return {"ok": True, "repo": data}, human
+    return {"ok": True, "changed": changed, "repo": data}, human
 
 
 @command(repos, "list")

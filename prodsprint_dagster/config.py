@@ -19,6 +19,8 @@ from prodsprint_dagster.errors import ConfigError, InvalidNameError
 from prodsprint_dagster.names import validate_branch, validate_git_url, validate_repo_name
 
 DeployTarget = Literal["local", "kubernetes", "aws"]
+# libyaml's loader when present: the registry of a large organisation is read at every tick.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _Strict(BaseModel):
@@ -158,7 +160,7 @@ def read_raw(path: Path) -> dict:
         return {}
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a safe loader
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except yaml.YAMLError as exc:

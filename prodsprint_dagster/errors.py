@@ -4,9 +4,18 @@ Every message names the thing that is wrong (a file, a key, a repository) and th
 because the person reading it is usually not the person who wrote the input.
 """
 
+from prodsprint_dagster.redact import redact_url
+
 
 class ProdSprintError(Exception):
-    """Base class: a failure the user can act on (shown without a traceback)."""
+    """Base class: a failure the user can act on (shown without a traceback).
+
+    Messages often quote URLs from the user's config; credentials in them are redacted here,
+    once, so that no caller can forget to.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(redact_url(str(message)))
 
 
 class ConfigError(ProdSprintError):

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from prodsprint_dagster.errors import InvalidNameError
+from prodsprint_dagster.redact import redact_url  # noqa: F401 - re-exported for callers
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -133,8 +134,3 @@ def validate_artifact_name(name: str) -> str:
     ):
         raise InvalidNameError(f"artifact name {name!r} must be a relative path without '..'")
     return name
-
-
-def redact_url(url: str) -> str:
-    """The URL without credentials, for logs, metadata and artifacts."""
-    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@", r"\1***@", url)

@@ -30,19 +30,28 @@ def add_repo(
     target: str = "local",
     policy_pack: str = "default",
     replace: bool = False,
-) -> RepoConfig:
-    """Register ``name``; re-adding the same name with the same URL and branch is a no-op."""
+) -> tuple[RepoConfig, bool]:
+    """Register ``name``; returns the entry and whether the file changed.
+
+    Re-adding the same name with the same URL and branch is a no-op.
+    """
     validate_repo_name(name)
     validate_branch(branch)
     validate_git_url(url, base_dir=path.parent)
     entry = {"name": name, "url": url, "branch": branch, "team": team, "target": target,
              "policy_pack": policy_pack}  # fmt: skip
 
+    changed = True
+
     def edit(doc):
+        nonlocal changed
         repos = doc.setdefault("repos", [])
         for i, existing in enumerate(repos):
             if existing.get("name") == name:
                 same = existing.get("url") == url and existing.get("branch", "main") == branch
+                if same and all(existing.get(k) == v for k, v in entry.items()):
+                    changed = False
+                    return
                 if not (same or replace):
                     raise ConfigError(
                         f"{path}: repository {name!r} is already registered with url "
@@ -54,7 +63,7 @@ def add_repo(
         repos.append(entry)
 
     cfg = _edit(path, edit)
-    return cfg.repo(name)
+    return cfg.repo(name), changed
 
 
 def remove_repo(path: Path, name: str) -> None:

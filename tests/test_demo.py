@@ -30,7 +30,9 @@ def test_demo_reaches_the_snapshot_stage_and_reruns(tmp_path):
     # The example is a real repository with a multi-author history.
     log = subprocess.run(
         ["git", "-C", summary["repo_path"], "log", "--format=%an"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split("\n")
     assert len([a for a in log if a]) >= 5 and len(set(log) - {""}) >= 3
 

@@ -25,7 +25,7 @@ from prodsprint_dagster.store import AuditEntry, HistoryStore
 from sensors import new_commit_sensor
 
 # Asset key -> the stage name `prodsprint demo --json` reports.
-STAGE_OF_ASSET = {"repo_snapshot": "snapshot"}
+STAGE_OF_ASSET = {"repo_snapshot": "snapshot", "audit_report": "audit"}
 
 
 def run_demo(config_file: Path, progress: Callable[[str], None] = lambda _: None) -> dict:

@@ -197,6 +197,22 @@ def audit_log(ctx: Ctx, repo, action, limit):
     return {"ok": True, "rows": rows}, human
 
 
+@command(main, "audit")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--name", default=None, help="Repository name to report (default: the folder's).")
+def audit(ctx: Ctx, path: Path, name: str | None):
+    """Audit a checkout: services, ports, env vars, datastores, migrations, tests, CI, gaps.
+
+    Nothing from the repository is executed. With --json the report is all of stdout.
+    """
+    from rich.markdown import Markdown
+
+    from prodsprint_dagster.audit import audit_repository, render_markdown
+
+    report = audit_repository(path.resolve(), repo_name=name)
+    return report, lambda: out.print(Markdown(render_markdown(report)))
+
+
 @command(main, "demo")
 def demo(ctx: Ctx):
     """Register the bundled example service and take it through every stage built so far."""

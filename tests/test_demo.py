@@ -23,7 +23,7 @@ def test_demo_reaches_the_snapshot_stage_and_reruns(tmp_path):
     first = run(["demo", "--json"], tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
     summary = json.loads(first.stdout)
-    assert summary["stages"]["snapshot"] == "ok"
+    assert summary["stages"] == {"snapshot": "ok", "audit": "ok"}
     assert summary["repo"] == "demo__shop-api"
     assert len(summary["commit"]) == 40
 
@@ -49,9 +49,16 @@ def test_demo_reaches_the_snapshot_stage_and_reruns(tmp_path):
     ).records  # fmt: skip
     assert len(records) == 2
 
+    audit = json.loads(
+        (tmp_path / ".prodsprint" / "artifacts" / "demo__shop-api" / summary["commit"]
+         / "audit.json").read_text()
+    )  # fmt: skip
+    assert [(s["framework"], s["port"]) for s in audit["services"]] == [("flask", 8000)]
+
     status = json.loads(run(["status", "--json"], tmp_path).stdout)
     [row] = status["repos"]
     assert row["materializations"]["repo_snapshot"]["commit"] == summary["commit"]
+    assert row["materializations"]["audit_report"]["commit"] == summary["commit"]
 
     log_rows = json.loads(run(["audit-log", "--json"], tmp_path).stdout)["rows"]
     assert [r["action"] for r in log_rows].count("repo.register") == 1  # re-run: no duplicate

@@ -1,0 +1,364 @@
+"""``audit_repository``: one walk, one read per file, then the report.
+
+Files are dispatched by name and extension to the readers that care about them, so each file
+is opened once whatever number of facts it yields. Nothing from the tree is executed; every
+failure inside the tree becomes a gap or a ``skipped`` entry and the audit goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from prodsprint_dagster.audit import code, containers, gaps, manifests, migrations, secrets
+from prodsprint_dagster.audit.facts import EnvRef, Facts, PortLink
+from prodsprint_dagster.audit.services import build_env_vars, build_services, build_tests
+from prodsprint_dagster.audit.structured import load_xml
+from prodsprint_dagster.audit.walk import (
+    BINARY_EXT,
+    GENERATED_MARKER,
+    MAX_DEPTH,
+    MAX_FILES,
+    FileEntry,
+    WalkResult,
+    read_text,
+    suffix,
+    walk,
+)
+from prodsprint_dagster.errors import ProdSprintError
+
+AUDIT_SCHEMA_VERSION = "1.0.0"
+_LOCK_HEAD = 64 * 1024
+_CODE_LANGS = frozenset(code._ENV_GUARD) | {"C", "C++", "Swift", "Dart", "Kotlin"}
+_REQUIREMENTS = re.compile(r"^requirements([-_.\w]*)\.txt$|^(dev|test|prod|base)[-_\w]*\.txt$")
+_JSONC = re.compile(
+    r"^(tsconfig.*|jsconfig.*|\.eslintrc.*|\.babelrc|.*\.jsonc|devcontainer)\.?(json)?$"
+)
+_PY_TEST = re.compile(r"^(test_.*|.*_test)\.py$")
+_PRISMA_PROVIDER = re.compile(
+    r'provider\s*=\s*"(postgresql|mysql|sqlite|mongodb|sqlserver|cockroachdb)"'
+)
+_DJANGO_ENGINE = re.compile(r"django\.db\.backends\.(postgresql|mysql|sqlite3|oracle)\w*")
+_RAILS_ADAPTER = re.compile(
+    r"(?m)^\s*adapter:\s*(postgresql|postgis|mysql2|trilogy|sqlite3|sqlserver)"
+)
+_SPRING_PORT = re.compile(r"(?m)^\s*server\.port\s*[=:]\s*(\d{2,5})\s*$")
+_SPRING_YAML_PORT = re.compile(r"(?m)^server:\s*\n(?:\s+\S.*\n)*?\s+port:\s*(\d{2,5})\b")
+_SPRING_PLACEHOLDER = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::([^}]*))?\}")
+_ENGINES = {
+    "postgresql": "postgres",
+    "postgis": "postgres",
+    "mysql2": "mysql",
+    "trilogy": "mysql",
+    "sqlite3": "sqlite",
+    "sqlserver": "mssql",
+    "cockroachdb": "cockroachdb",
+}
+_ENV_FILES = frozenset({".env", ".env.local", ".env.production", ".env.prod", ".env.development"})
+_CONFIG_EXT = frozenset({".ini", ".cfg", ".conf", ".properties", ".yml", ".yaml", ".toml", ".env"})
+_SEVERITY = {"error": 0, "warning": 1, "info": 2}
+
+
+def audit_repository(
+    root: Path,
+    *,
+    repo_name: str | None = None,
+    commit: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    max_files: int = MAX_FILES,
+    max_depth: int = MAX_DEPTH,
+) -> dict[str, Any]:
+    """The audit report of the tree at ``root`` (see docs/audit.md for every field)."""
+    root = Path(root)
+    if not root.exists():
+        raise ProdSprintError(f"audit root {root} does not exist")
+    if not root.is_dir():
+        raise ProdSprintError(f"audit root {root} is not a directory")
+    name = repo_name or root.resolve().name or "repo"
+    say = progress or (lambda _msg: None)
+    say(f"walking {root}")
+    tree = walk(str(root), max_files=max_files, max_depth=max_depth)
+    say(f"{len(tree.files)} files to audit")
+    facts = Facts(walk=tree, roots=_candidate_roots(tree))
+    chart_dirs = {f.dir for f in tree.files if f.name == "Chart.yaml" and f.excluded is None}
+    facts.helm_charts = chart_dirs
+    total_bytes = 0
+    with secrets.scanner() as prefilter:
+        for i, entry in enumerate(tree.files):
+            if i and i % 10000 == 0:
+                say(f"read {i}/{len(tree.files)} files")
+            total_bytes += entry.size
+            _audit_file(facts, entry, chart_dirs, prefilter)
+    say("assembling the report")
+    return _report(facts, name, commit, total_bytes)
+
+
+def _candidate_roots(tree: WalkResult) -> list[str]:
+    roots = {"."}
+    for f in tree.files:
+        if f.excluded is None and (
+            f.name in manifests.MANIFESTS or f.name == "Dockerfile" or f.name == "Procfile"
+        ):
+            roots.add(f.dir)
+    return sorted(roots)
+
+
+def _audit_file(facts: Facts, entry: FileEntry, chart_dirs: set[str], prefilter) -> None:
+    tree = facts.walk
+    name, rel, rel_dir = entry.name, entry.rel, entry.dir
+    ext = suffix(name)
+    owner = facts.owner(rel_dir)
+    if entry.excluded in ("vendored", "generated"):
+        return
+    if name in manifests.LOCKFILES:
+        head = None
+        if name != "bun.lockb":
+            head = _read_head(entry.path)
+        manifests.lockfile(facts, rel, owner, name, head)
+        return
+    if ext in BINARY_EXT:
+        return
+    if ext == ".tf":
+        facts.terraform_dirs.add(rel_dir)
+    text = read_text(entry, tree)
+    if text is None:
+        return
+    lang = code.language_of(name, ext)
+    if lang and entry.excluded is None:
+        if lang in _CODE_LANGS and GENERATED_MARKER.search(text, 0, 1024):
+            return
+        facts.lang_bytes[lang] += entry.size
+        facts.code_lang_bytes[owner][lang] += entry.size
+    if entry.excluded == "documentation":
+        return
+    _dispatch(facts, entry, text, name, rel, rel_dir, ext, owner, lang, chart_dirs)
+    if name not in manifests.LOCKFILES:
+        facts.secrets.extend(secrets.scan(entry.path, rel, text, prefilter))
+
+
+def _read_head(path: str) -> str | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as fh:
+            return fh.read(_LOCK_HEAD).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def _dispatch(
+    facts: Facts,
+    entry: FileEntry,
+    text: str,
+    name: str,
+    rel: str,
+    rel_dir: str,
+    ext: str,
+    owner: str,
+    lang: str | None,
+    chart_dirs: set[str],
+) -> None:
+    if lang in _CODE_LANGS and lang is not None:
+        code.scan_code(facts, rel, owner, lang, text)
+        if lang == "Python":
+            _python_extras(facts, rel, name, rel_dir, owner, text)
+        elif lang == "Go" and name.endswith("_test.go"):
+            facts.test_hits.setdefault(("go", owner), f"{rel}:1")
+        elif lang == "Ruby":
+            if name.endswith("_spec.rb"):
+                facts.test_hits.setdefault(("rspec", owner), f"{rel}:1")
+            elif name.endswith("_test.rb") and "/test/" in f"/{rel}":
+                facts.test_hits.setdefault(("minitest", owner), f"{rel}:1")
+        elif lang in ("Java", "Kotlin") and "src/test/" in rel and "@Test" in text:
+            facts.test_hits.setdefault(("junit", owner), f"{rel}:1")
+        elif lang == "Rust" and ("#[test]" in text or "#[tokio::test]" in text):
+            facts.test_hits.setdefault(("cargo", owner), f"{rel}:1")
+        elif lang == "PHP" and name.endswith("Test.php"):
+            facts.test_hits.setdefault(("phpunit", owner), f"{rel}:1")
+        migrations.detect(facts, rel, name, rel_dir, ext, text)
+        return
+    if name == "Dockerfile" or name.startswith("Dockerfile.") or ext == ".dockerfile":
+        containers.dockerfile(facts, rel, rel_dir, text)
+        return
+    if containers.is_compose_name(name):
+        containers.compose(facts, rel, rel_dir, text)
+        return
+    if name == "Procfile":
+        manifests.procfile(facts, rel, owner, text)
+        return
+    handler = {
+        "package.json": manifests.package_json,
+        "pyproject.toml": manifests.pyproject,
+        "Gemfile": manifests.gemfile,
+        "go.mod": manifests.gomod,
+        "pom.xml": manifests.pom,
+        "build.gradle": manifests.gradle,
+        "build.gradle.kts": manifests.gradle,
+        "Cargo.toml": manifests.cargo,
+        "composer.json": manifests.composer,
+    }.get(name)
+    if handler is not None:
+        handler(facts, rel, owner, text)
+        return
+    if ext == ".txt" and (_REQUIREMENTS.match(name) or rel_dir.endswith("requirements")):
+        manifests.requirements(facts, rel, owner, text)
+        return
+    if name in ("Pipfile", "setup.py", "setup.cfg", "mix.exs"):
+        facts.manifests[owner].append(name)
+        if name == "setup.cfg" and "[tool:pytest]" in text:
+            facts.pytest_config.setdefault(owner, f"{rel}:1")
+        return
+    if name in ("pytest.ini", "conftest.py") or (name == "tox.ini" and "[pytest]" in text):
+        facts.pytest_config.setdefault(owner, f"{rel}:1")
+        return
+    if name in manifests.ENV_EXAMPLES:
+        manifests.env_example(facts, rel, text)
+        code.scan_urls(facts, rel, text)
+        return
+    if name in _ENV_FILES:
+        facts.env_files_committed.append(rel)
+        manifests.env_example(facts, rel, text)
+        code.scan_urls(facts, rel, text)
+        return
+    ci = manifests.CI_FILES.get(rel)
+    if ci is None and rel.startswith(".github/workflows/") and ext in (".yml", ".yaml"):
+        ci = "github-actions"
+    if ci is not None:
+        facts.ci.append({"system": ci, "path": rel})
+    if ext == ".prisma":
+        m = _PRISMA_PROVIDER.search(text)
+        if m:
+            engine = _ENGINES.get(m.group(1), m.group(1))
+            facts.datastore_hits.append(
+                (engine, f"{rel}:{text.count(chr(10), 0, m.start()) + 1}", None)
+            )
+        return
+    if name.startswith("application") and ext in (".properties", ".yml", ".yaml"):
+        _spring(facts, rel, owner, text)
+    if rel.endswith("config/database.yml"):
+        m = _RAILS_ADAPTER.search(text)
+        if m:
+            engine = _ENGINES.get(m.group(1), m.group(1))
+            facts.datastore_hits.append(
+                (engine, f"{rel}:{text.count(chr(10), 0, m.start()) + 1}", None)
+            )
+    if ext in (".yml", ".yaml"):
+        if name == "Chart.yaml":
+            return
+        in_chart = any(rel_dir == d or rel_dir.startswith(d + "/") for d in chart_dirs)
+        if not in_chart and not ("{{" in text and "}}" in text and ci is None):
+            containers.yaml_manifest(facts, rel, text)
+    elif ext == ".json" and not _JSONC.match(name):
+        manifests.generic_json(facts, rel, text)
+    elif ext == ".toml":
+        manifests.generic_toml(facts, rel, text)
+    elif ext in (".xml", ".csproj"):
+        _, err = load_xml(text)
+        if err is not None:
+            facts.malformed(rel, "XML", err)
+        elif ext == ".csproj":
+            _csproj(facts, rel, owner, text)
+        if name == "phpunit.xml" or name == "phpunit.xml.dist":
+            facts.test_hits.setdefault(("phpunit", owner), f"{rel}:1")
+    migrations.detect(facts, rel, name, rel_dir, ext, text)
+    if ext in _CONFIG_EXT:
+        code.scan_urls(facts, rel, text)
+
+
+def _python_extras(facts: Facts, rel: str, name: str, rel_dir: str, owner: str, text: str) -> None:
+    if name == "manage.py":
+        facts.django_manage.setdefault(owner, f"{rel}:1")
+        facts.manifests[owner].append("manage.py")
+    if name == "conftest.py":
+        facts.pytest_config.setdefault(owner, f"{rel}:1")
+    in_tests = "/tests/" in f"/{rel_dir}/" or "/test/" in f"/{rel_dir}/"
+    if _PY_TEST.match(name) or (name == "tests.py") or (in_tests and name.startswith("test")):
+        facts.py_test_files.setdefault(owner, f"{rel}:1")
+        if "import unittest" in text or "from unittest" in text:
+            facts.unittest_roots.setdefault(owner, f"{rel}:1")
+    if "django.db.backends" in text:
+        for m in _DJANGO_ENGINE.finditer(text):
+            engine = _ENGINES.get(m.group(1), m.group(1))
+            facts.datastore_hits.append(
+                (engine, f"{rel}:{text.count(chr(10), 0, m.start()) + 1}", None)
+            )
+
+
+def _spring(facts: Facts, rel: str, owner: str, text: str) -> None:
+    for pattern in (_SPRING_PORT, _SPRING_YAML_PORT):
+        m = pattern.search(text)
+        if m:
+            line = text.count("\n", 0, m.start(1)) + 1
+            facts.code_ports[owner].append(
+                PortLink("code_default", int(m.group(1)), (f"{rel}:{line}",))
+            )
+    for m in _SPRING_PLACEHOLDER.finditer(text):
+        line = text.count("\n", 0, m.start()) + 1
+        default = m.group(2)
+        facts.env_refs.append(EnvRef(m.group(1), f"{rel}:{line}", "spring", default or None))
+        if m.group(1) == "PORT" and default and default.isdigit():
+            facts.code_ports[owner].append(
+                PortLink("code_default", int(default), (f"{rel}:{line}",))
+            )
+
+
+def _csproj(facts: Facts, rel: str, owner: str, text: str) -> None:
+    facts.manifests[owner].append("csproj")
+    if "Microsoft.NET.Sdk.Web" in text:
+        facts.frameworks[owner].setdefault("aspnetcore", f"{rel}:1")
+    for fw in ("xunit", "nunit", "mstest"):
+        if fw in text.lower():
+            facts.test_hits.setdefault((fw, owner), f"{rel}:1")
+            break
+
+
+def _report(facts: Facts, name: str, commit: str | None, total_bytes: int) -> dict[str, Any]:
+    tree = facts.walk
+    services, datastores = build_services(facts, name)
+    lang_total = sum(facts.lang_bytes.values()) or 1
+    languages = [
+        {"name": lang, "bytes": b, "percent": round(100.0 * b / lang_total, 2)}
+        for lang, b in sorted(facts.lang_bytes.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    lockfiles = sorted(
+        ({k: v for k, v in lf.items()} for lf in facts.lockfiles), key=lambda lf: lf["path"]
+    )
+    report: dict[str, Any] = {
+        "schema_version": AUDIT_SCHEMA_VERSION,
+        "repo": {
+            "name": name,
+            "commit": commit,
+            "files": len(tree.files),
+            "bytes": total_bytes,
+            "excluded_dirs": tree.excluded_dirs,
+            "truncated": tree.truncated,
+        },
+        "languages": languages,
+        "services": services,
+        "datastores": datastores,
+        "env_vars": build_env_vars(facts, services),
+        "migrations": migrations.finish(facts),
+        "tests": build_tests(facts),
+        "ci": sorted(facts.ci, key=lambda c: (c["path"], c["system"])),
+        "lockfiles": lockfiles,
+        "infra": {
+            "dockerfiles": sorted(facts.dockerfiles),
+            "compose": sorted(facts.compose_files),
+            "kubernetes": [
+                {"path": p, "kinds": sorted(k)} for p, k in sorted(facts.k8s_manifests.items())
+            ],
+            "helm_charts": sorted(facts.helm_charts),
+            "terraform": sorted(facts.terraform_dirs),
+        },
+        "secrets": sorted(facts.secrets, key=lambda s: (s["path"], s["line"], s["kind"])),
+    }
+    gaps.compute(facts, report)
+    report["gaps"] = sorted(
+        facts.gaps,
+        key=lambda g: (_SEVERITY[g["severity"]], g["code"], g.get("service") or "", g["message"]),
+    )
+    report["skipped"] = tree.skipped
+    report["skipped_total"] = tree.skipped_total
+    return report

@@ -119,3 +119,29 @@ def test_hooks_planted_in_a_mirror_do_not_run(git, make_repo, tmp_path):
         env=git_env(), capture_output=True, check=True,
     )  # fmt: skip
     assert marker.exists()
+
+
+def test_commit_to_branch_leaves_the_users_checkout_alone(git, make_repo):
+    repo = make_repo(commits=1)
+    base = repo.head()
+    git.sync_mirror("svc", str(repo.path))
+    files = {"deploy/main.tf": 'resource "terraform_data" "svc" {}\n', "README.md": "plan\n"}
+    sha = git.commit_to_branch("svc", base, "prodsprint/plan-abc", files, message="Plan",
+                               push=True)  # fmt: skip
+    assert git.read_file("svc", sha, "deploy/main.tf") == files["deploy/main.tf"]
+    assert git.read_file("svc", sha, "nope.txt") is None
+    assert git.commit_info("svc", sha).parents == (base,)
+    # Pushed to the user's repository as a branch; their checkout and HEAD are untouched.
+    from tests.conftest import run_git
+
+    assert run_git(repo.path, "rev-parse", "prodsprint/plan-abc").strip() == sha
+    assert repo.head() == base
+    assert not (repo.path / "deploy").exists()
+    assert run_git(repo.path, "status", "--porcelain") == ""
+
+
+def test_commit_to_branch_refuses_paths_outside_the_tree(git, make_repo):
+    repo = make_repo(commits=1)
+    git.sync_mirror("svc", str(repo.path))
+    with pytest.raises(InvalidNameError):
+        git.commit_to_branch("svc", repo.head(), "p", {"../escape": "x"}, message="m")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from prodsprint_dagster.errors import GitError
 from prodsprint_dagster.names import (
     is_local_url,
     local_path,
+    validate_artifact_name,
     validate_branch,
     validate_git_url,
     validate_repo_name,
@@ -190,6 +192,71 @@ class GitClient:
                 size += int(meta[3]) if meta[3].isdigit() else 0
         return files, size
 
+    # -- writing -----------------------------------------------------------------------------
+
+    def commit_to_branch(
+        self,
+        repo: str,
+        base_sha: str,
+        branch: str,
+        files: Mapping[str, str],
+        *,
+        message: str,
+        author: str = "ProdSprint <prodsprint@localhost>",
+        push: bool = False,
+    ) -> str:
+        """Commit ``files`` on top of ``base_sha`` as ``branch`` in the mirror; returns the sha.
+
+        The commit is made in a throw-away work tree of the mirror, never in a user's checkout.
+        Re-running with the same content reuses the branch when its tree is already identical.
+        With ``push`` the branch (ProdSprint's own, forced) is pushed to the repository's remote.
+        """
+        validate_sha(base_sha)
+        validate_branch(branch)
+        mirror = self.mirror_path(repo)
+        self._require_commit(mirror, repo, base_sha)
+        name, _, email = author.partition(" <")
+        ident = {
+            "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email.rstrip(">"),
+            "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email.rstrip(">"),
+        }  # fmt: skip
+        with self._lock(mirror):
+            work = Path(tempfile.mkdtemp(prefix="branch-", dir=self.root))
+            tree = work / "tree"
+            try:
+                self._git(["worktree", "add", "--detach", "--quiet", "--", str(tree), base_sha],
+                          cwd=mirror, what=f"prepare {branch}")  # fmt: skip
+                for rel, text in sorted(files.items()):
+                    target = (tree / validate_artifact_name(rel)).resolve()
+                    if not target.is_relative_to(tree.resolve()):
+                        raise GitError(f"refusing to write {rel!r} outside the work tree")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_text(text, encoding="utf-8")
+                self._git(["add", "--all", "--", "."], cwd=tree, what=f"stage {branch}")
+                self._git(["commit", "--quiet", "--allow-empty", "--no-gpg-sign", "-m", message],
+                          cwd=tree, what=f"commit {branch}", env=ident)  # fmt: skip
+                sha = self._git(["rev-parse", "HEAD"], cwd=tree, what="read commit").strip()
+                self._git(["update-ref", "--", f"refs/heads/{branch}", sha], cwd=mirror,
+                          what=f"update {branch}")  # fmt: skip
+                if push:
+                    # The branch is ProdSprint's own (prodsprint/...), so a forced update of
+                    # that one ref is safe; the mirror flag is lifted only for this push.
+                    self._git(["-c", "remote.origin.mirror=false", "push", "--force", "--quiet",
+                               "origin", "--", f"refs/heads/{branch}:refs/heads/{branch}"],
+                              cwd=mirror, what=f"push {branch}")  # fmt: skip
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+                self._git(["worktree", "prune"], cwd=mirror, what="prune work trees")
+        return sha
+
+    def read_file(self, repo: str, sha: str, path: str) -> str | None:
+        """A file's text at ``sha`` in the mirror, or None when it does not exist there."""
+        validate_sha(sha)
+        validate_artifact_name(path)
+        out = self._git(["cat-file", "-p", f"{sha}:{path}"], cwd=self.mirror_path(repo),
+                        what=f"read {path} at {sha}", ok_codes=(0, 128))  # fmt: skip
+        return out if out else None
+
     # -- plumbing ----------------------------------------------------------------------------
 
     def _require_commit(self, mirror: Path, repo: str, sha: str) -> None:
@@ -210,11 +277,19 @@ class GitClient:
         except Timeout:
             raise GitError(f"timed out waiting for another git operation on {mirror}") from None
 
-    def _git(self, args: list[str], *, what: str, cwd: Path | None = None, ok_codes=(0,)) -> str:
+    def _git(
+        self,
+        args: list[str],
+        *,
+        what: str,
+        cwd: Path | None = None,
+        ok_codes=(0,),
+        env: Mapping[str, str] | None = None,
+    ) -> str:
         cmd = ["git", *_HARDENING, *args]
         try:
             proc = subprocess.run(
-                cmd, cwd=cwd, env=git_env(), capture_output=True, text=True,
+                cmd, cwd=cwd, env={**git_env(), **(env or {})}, capture_output=True, text=True,
                 timeout=self.timeout, check=False, errors="replace",
             )  # fmt: skip
         except subprocess.TimeoutExpired:

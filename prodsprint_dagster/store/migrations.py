@@ -38,4 +38,42 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX IF NOT EXISTS audit_log_repo ON audit_log (repo)",
         ),
     ),
+    Migration(
+        2,
+        "waivers_approvals",
+        (
+            "CREATE SEQUENCE IF NOT EXISTS waivers_id_seq START 1",
+            """
+            CREATE TABLE IF NOT EXISTS waivers (
+                id VARCHAR PRIMARY KEY,
+                repo VARCHAR NOT NULL,
+                gate VARCHAR NOT NULL,
+                finding VARCHAR,
+                reason VARCHAR NOT NULL,
+                ticket VARCHAR NOT NULL,
+                owner VARCHAR NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL,
+                expires_at TIMESTAMPTZ NOT NULL,
+                revoked_at TIMESTAMPTZ
+            )
+            """,
+            "CREATE INDEX IF NOT EXISTS waivers_repo ON waivers (repo)",
+            "CREATE SEQUENCE IF NOT EXISTS approvals_id_seq START 1",
+            """
+            CREATE TABLE IF NOT EXISTS approvals (
+                id BIGINT PRIMARY KEY DEFAULT nextval('approvals_id_seq'),
+                repo VARCHAR NOT NULL,
+                commit_sha VARCHAR NOT NULL,
+                plan_hash VARCHAR,
+                approver VARCHAR NOT NULL,
+                reason VARCHAR NOT NULL,
+                emergency BOOLEAN NOT NULL DEFAULT false,
+                emergency_reason VARCHAR,
+                created_at TIMESTAMPTZ NOT NULL,
+                waiver_ids JSON
+            )
+            """,
+            "CREATE INDEX IF NOT EXISTS approvals_repo_commit ON approvals (repo, commit_sha)",
+        ),
+    ),
 )

@@ -54,9 +54,8 @@ def ls_remote_loop(repos: list[Path]) -> float:
 
 def sensor_tick(resources, instance, cursor=None) -> tuple[float, dg.SensorResult]:
     start = time.perf_counter()
-    result = new_commit_sensor(
-        dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
-    )
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as ctx:
+        result = new_commit_sensor(ctx)
     return time.perf_counter() - start, result
 
 

@@ -25,7 +25,12 @@ from prodsprint_dagster.store import AuditEntry, HistoryStore
 from sensors import new_commit_sensor
 
 # Asset key -> the stage name `prodsprint demo --json` reports.
-STAGE_OF_ASSET = {"repo_snapshot": "snapshot", "audit_report": "audit"}
+STAGE_OF_ASSET = {
+    "repo_snapshot": "snapshot",
+    "audit_report": "audit",
+    "deploy_plan": "plan",
+    "readiness": "readiness",
+}
 
 
 def run_demo(config_file: Path, progress: Callable[[str], None] = lambda _: None) -> dict:
@@ -48,9 +53,8 @@ def run_demo(config_file: Path, progress: Callable[[str], None] = lambda _: None
     defs = build_definitions(cfg)
 
     progress("evaluating new_commit_sensor")
-    result = new_commit_sensor(
-        dg.build_sensor_context(instance=instance, resources=build_resources(cfg))
-    )
+    with dg.build_sensor_context(instance=instance, resources=build_resources(cfg)) as context:
+        result = new_commit_sensor(context)
     for request in result.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     ours = [r for r in result.run_requests or [] if r.partition_key == DEMO_REPO_NAME]
@@ -72,10 +76,43 @@ def run_demo(config_file: Path, progress: Callable[[str], None] = lambda _: None
     for key in job.asset_layer.executable_asset_keys:
         stage = STAGE_OF_ASSET.get(key.to_user_string(), key.to_user_string())
         stages[stage] = "failed"
+    outputs = {}
     for event in run.get_asset_materialization_events():
         key = event.asset_key.to_user_string()
         stages[STAGE_OF_ASSET.get(key, key)] = "ok"
+        outputs[key] = run.output_for_node(key)
+    if "readiness" in outputs:
+        stages["readiness"] = outputs["readiness"]["verdict"]
+    extra = {}
+    if run.success and outputs.get("readiness", {}).get("verdict") == "ready":
+        progress("approving the release")
+        approval = defs.resolve_job_def("approve_release_job").execute_in_process(
+            instance=instance,
+            run_config={"ops": {"approve_release_op": {"config": {
+                "repo": DEMO_REPO_NAME, "commit": commit, "approver": "demo",
+                "reason": "prodsprint demo: every blocking gate passes",
+            }}}},
+            raise_on_error=False,
+        )  # fmt: skip
+        stages["approve"] = "approved" if approval.success else "refused"
+    if "deploy_plan" in outputs:
+        plan = outputs["deploy_plan"]
+        extra["plan"] = {
+            "target": plan["target"],
+            "plan_hash": plan["plan_hash"],
+            "monthly_cost_usd": plan["cost"]["monthly_total"],
+            "branch": plan["delivery"]["branch"],
+            "rollout": [s["weight"] for s in plan["plan"]["rollout"]["steps"]],
+        }
+    if "readiness" in outputs:
+        extra["readiness"] = {
+            "verdict": outputs["readiness"]["verdict"],
+            "blockers": outputs["readiness"]["blockers"],
+            "not_measured": [i["gate"] for i in outputs["readiness"]["items"]
+                             if i["status"] == "not_measured"],
+        }  # fmt: skip
     return {
+        **extra,
         "repo": DEMO_REPO_NAME,
         "commit": commit,
         "run_id": run.run_id,

@@ -56,8 +56,13 @@ def command(group: click.Group, name: str | None = None):
         @click.pass_obj
         @functools.wraps(fn)
         def run(ctx: Ctx, as_json: bool, **kwargs):
+            code = 0
             try:
-                result, human = fn(ctx, **kwargs)
+                returned = fn(ctx, **kwargs)
+                if isinstance(returned[1], int):
+                    (result, human), code = returned
+                else:
+                    result, human = returned
             except ProdSprintError as exc:
                 if as_json:
                     click.echo(json.dumps({"ok": False, "error": str(exc)}))
@@ -67,6 +72,8 @@ def command(group: click.Group, name: str | None = None):
                 click.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
             else:
                 human()
+            if code:
+                sys.exit(code)
 
         return run
 
@@ -213,6 +220,124 @@ def audit(ctx: Ctx, path: Path, name: str | None):
     return report, lambda: out.print(Markdown(render_markdown(report)))
 
 
+@command(main, "plan")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--target", type=click.Choice(["aws", "kubernetes", "local"]), required=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write the rendered files below this folder.")  # fmt: skip
+@click.option("--name", default=None, help="Repository name (default: the folder's, slugified).")
+def plan(ctx: Ctx, path: Path, target: str, out_dir: Path | None, name: str | None):
+    """Render the deploy plan of a checkout: Terraform, Kubernetes, CI/CD, cost, risk notes."""
+    from prodsprint_dagster.audit import audit_repository
+    from prodsprint_dagster.names import slugify
+    from prodsprint_dagster.plan import diff_plans, estimate_cost, render_plan
+
+    path = path.resolve()
+    repo = name or slugify(path.name)
+    report = audit_repository(path, repo_name=repo)
+    commit = _head_commit(path)
+    rendered = render_plan(report, target=target, repo=repo, commit=commit)
+    cost = estimate_cost(rendered)
+    diff = diff_plans(rendered, None)
+    if out_dir:
+        for rel, text in rendered["files"].items():
+            dest = out_dir / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(text, encoding="utf-8")
+    result = {
+        "repo": repo, "commit": commit, "target": target, "plan_hash": rendered["plan_hash"],
+        "files": sorted(rendered["files"]), "resources": rendered["resources"],
+        "services": rendered["services"], "notes": rendered["notes"],
+        "rollout": rendered["rollout"], "cost": cost,
+        "risk_notes": diff["risk_notes"], "out": str(out_dir) if out_dir else None,
+    }  # fmt: skip
+
+    def human():
+        unpriced = f" (+{len(cost['unknown'])} unpriced)" if cost["unknown"] else ""
+        counts = f"{len(rendered['resources'])} resources, {len(rendered['files'])} files"
+        out.print(
+            f"{target} plan for {repo}: {counts}, ${cost['monthly_total']:,.2f}/month{unpriced}"
+        )
+        for note in rendered["notes"] + diff["risk_notes"]:
+            out.print(f"  [{note.get('severity', 'risk')}] {note['code']}: {note['message']}")
+        if out_dir:
+            out.print(f"files written below {out_dir}")
+
+    return result, human
+
+
+@command(main, "readiness")
+@click.argument("repo")
+@click.option("--commit", default=None, help="Commit to decide (default: the latest snapshot).")
+@click.option("--environment", default="prod", show_default=True)
+def readiness_cmd(ctx: Ctx, repo: str, commit: str | None, environment: str):
+    """The readiness checklist of REPO's commit; exits 1 while blockers stand."""
+    from rich.markdown import Markdown
+
+    from prodsprint_dagster.policy import checklist_markdown
+    from prodsprint_dagster.stages import StageContext, decide_readiness
+
+    stage = StageContext.from_config(ctx.config(), repo)
+    decision = decide_readiness(stage, commit, environment=environment)
+    exit_code = 1 if decision["blockers"] else 0
+    return ({"ok": not exit_code, **decision}, lambda: out.print(
+        Markdown(checklist_markdown(decision)))), exit_code  # fmt: skip
+
+
+@command(main, "approve")
+@click.argument("repo")
+@click.option("--approver", required=True)
+@click.option("--reason", required=True)
+@click.option("--commit", default=None, help="Commit to approve (default: the latest snapshot).")
+@click.option(
+    "--waive", "waive", multiple=True, metavar="gate=G,reason=R,ticket=T,expires=ISO[,finding=F]",
+    help="Waive a blocker (repeatable); needs a reason, a ticket and an expiry.",
+)  # fmt: skip
+@click.option("--emergency", default=None, help="Reason to approve inside a freeze window.")
+def approve_cmd(ctx: Ctx, repo, approver, reason, commit, waive, emergency):
+    """Approve REPO's commit; refused (exit 1) while unwaived blockers stand."""
+    from prodsprint_dagster.stages import StageContext, approve_release
+
+    stage = StageContext.from_config(ctx.config(), repo)
+    result = approve_release(
+        stage, approver=approver, reason=reason, commit=commit,
+        waivers=[_key_values(w) for w in waive], emergency_reason=emergency,
+    )  # fmt: skip
+    result.pop("readiness")
+
+    def human():
+        state = "approved" if result.get("approved") else "recorded (more approvals needed)"
+        out.print(f"{repo}@{result.get('commit', '')[:12]} {state} by {approver}")
+
+    return {"ok": True, **result}, human
+
+
+@main.group()
+def waivers() -> None:
+    """Waivers: time-boxed exceptions to policy gates."""
+
+
+@command(waivers, "list")
+@click.argument("repo", required=False)
+def waivers_list(ctx: Ctx, repo: str | None):
+    """All waivers (active, expired and revoked), newest last."""
+    from prodsprint_dagster.policy import WaiverStore
+
+    items = [w.to_dict() for w in WaiverStore(ctx.history()).all(repo)]
+
+    def human():
+        table = Table("id", "repo", "gate", "finding", "ticket", "expires", "state")
+        for w in items:
+            state = (
+                "revoked" if w.get("revoked_at") else ("expired" if w.get("expired") else "active")
+            )
+            table.add_row(str(w.get("id")), w["repo"], w["gate"], w.get("finding") or "",
+                          w["ticket"], str(w["expires_at"])[:19], state)  # fmt: skip
+        out.print(table)
+
+    return {"ok": True, "waivers": items}, human
+
+
 @command(main, "demo")
 def demo(ctx: Ctx):
     """Register the bundled example service and take it through every stage built so far."""
@@ -232,6 +357,31 @@ def demo(ctx: Ctx):
         out.print("open the Dagster UI with `make dev` (http://127.0.0.1:3000)")
 
     return summary, human
+
+
+def _key_values(text: str) -> dict[str, str]:
+    pairs = [p for p in text.split(",") if p.strip()]
+    out_: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ProdSprintError(f"--waive {text!r}: expected key=value pairs separated by ','")
+        out_[key.strip()] = value.strip()
+    return out_
+
+
+def _head_commit(path: Path) -> str:
+    """The checkout's HEAD, or a zero id when PATH is not a git work tree."""
+    import subprocess
+
+    from prodsprint_dagster.git import git_env
+
+    proc = subprocess.run(
+        ["git", "-c", "core.fsmonitor=false", "rev-parse", "--verify", "--quiet", "HEAD"],
+        cwd=path, env=git_env(), capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    sha = proc.stdout.strip()
+    return sha if proc.returncode == 0 and len(sha) in (40, 64) else "0" * 40
 
 
 def _repo_dict(repo) -> dict:

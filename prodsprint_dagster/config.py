@@ -86,6 +86,20 @@ class GitConfig(_Strict):
     keep_worktrees: int = Field(5, ge=1)
 
 
+class PolicyConfig(_Strict):
+    """Where policy packs beyond the built-in default, soc2 and hipaa live."""
+
+    pack_dirs: tuple[str, ...] = ()
+
+
+class DeliveryConfig(_Strict):
+    """How a rendered plan reaches the team: a branch in the mirror, optionally pushed + PR."""
+
+    push_plan_branch: bool = False
+    github_token_env: str = "GITHUB_TOKEN"  # noqa: S105 - the variable's name, not a token
+    github_api_url: str = "https://api.github.com"
+
+
 class ProdSprintConfig(_Strict):
     """The whole file, with paths already resolved (see :func:`load_config`)."""
 
@@ -93,6 +107,8 @@ class ProdSprintConfig(_Strict):
     repos: tuple[RepoConfig, ...] = ()
     stores: StoresConfig = StoresConfig()
     git: GitConfig = GitConfig()
+    policy: PolicyConfig = PolicyConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
     # Where the file was read from (not part of the YAML).
     source: str = Field("", exclude=True)
 
@@ -152,7 +168,15 @@ def load_config(path: Path | None = None) -> ProdSprintConfig:
     repos = tuple(
         r.model_copy(update={"url": validate_git_url(r.url, base_dir=base)}) for r in cfg.repos
     )
-    return cfg.model_copy(update={"home": str(home.resolve()), "repos": repos, "source": str(path)})
+    pack_dirs = tuple(str((base / Path(d).expanduser()).resolve()) for d in cfg.policy.pack_dirs)
+    return cfg.model_copy(
+        update={
+            "home": str(home.resolve()),
+            "repos": repos,
+            "source": str(path),
+            "policy": cfg.policy.model_copy(update={"pack_dirs": pack_dirs}),
+        }
+    )
 
 
 def read_raw(path: Path) -> dict:

@@ -23,7 +23,11 @@ def test_demo_reaches_the_snapshot_stage_and_reruns(tmp_path):
     first = run(["demo", "--json"], tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
     summary = json.loads(first.stdout)
-    assert summary["stages"] == {"snapshot": "ok", "audit": "ok"}
+    assert summary["stages"] == {
+        "snapshot": "ok", "audit": "ok", "plan": "ok", "readiness": "ready", "approve": "approved",
+    }  # fmt: skip
+    assert summary["plan"]["rollout"] == [1, 5, 25, 100]  # medium risk until risk is scored
+    assert "sbom" in summary["readiness"]["not_measured"]
     assert summary["repo"] == "demo__shop-api"
     assert len(summary["commit"]) == 40
 

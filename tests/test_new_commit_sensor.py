@@ -10,9 +10,10 @@ from sensors import new_commit_sensor
 
 
 def tick(instance, resources, cursor=None) -> dg.SensorResult:
-    result = new_commit_sensor(
-        dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources())
-    )
+    with dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources=resources()
+    ) as context:
+        result = new_commit_sensor(context)
     for request in result.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     return result

@@ -76,4 +76,47 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX IF NOT EXISTS approvals_repo_commit ON approvals (repo, commit_sha)",
         ),
     ),
+    Migration(
+        3,
+        "releases",
+        (
+            "CREATE SEQUENCE IF NOT EXISTS releases_id_seq START 1",
+            """
+            CREATE TABLE IF NOT EXISTS releases (
+                id VARCHAR PRIMARY KEY,
+                repo VARCHAR NOT NULL,
+                commit_sha VARCHAR NOT NULL,
+                plan_hash VARCHAR,
+                strategy VARCHAR NOT NULL,
+                rollout JSON NOT NULL,
+                state VARCHAR NOT NULL,
+                step_index INTEGER,
+                target VARCHAR NOT NULL,
+                environment VARCHAR NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL,
+                updated_at TIMESTAMPTZ NOT NULL,
+                deadline_at TIMESTAMPTZ,
+                paused_until TIMESTAMPTZ,
+                last_run_id VARCHAR,
+                previous_good JSON
+            )
+            """,
+            "CREATE INDEX IF NOT EXISTS releases_repo ON releases (repo)",
+            "CREATE SEQUENCE IF NOT EXISTS release_steps_id_seq START 1",
+            """
+            CREATE TABLE IF NOT EXISTS release_steps (
+                id BIGINT PRIMARY KEY DEFAULT nextval('release_steps_id_seq'),
+                release_id VARCHAR NOT NULL,
+                step_index INTEGER NOT NULL,
+                weight INTEGER NOT NULL,
+                state VARCHAR NOT NULL,
+                started_at TIMESTAMPTZ NOT NULL,
+                finished_at TIMESTAMPTZ,
+                run_id VARCHAR,
+                verdict JSON
+            )
+            """,
+            "CREATE INDEX IF NOT EXISTS release_steps_release ON release_steps (release_id)",
+        ),
+    ),
 )

@@ -151,10 +151,29 @@ _PORT_LITERALS: dict[str, list[re.Pattern[str]]] = {
 }
 _PORT_LITERALS["TypeScript"] = _PORT_LITERALS["JavaScript"]
 _PORT_GUARD = {"Python": "port", "JavaScript": "listen", "TypeScript": "listen", "Go": ":"}
+# A necessary condition per port pattern (same order): a literal or a regex that starts with a
+# literal, found far faster than the pattern itself, which is skipped when it fails.
+_PORT_QUICK: dict[str, tuple[str | re.Pattern[str] | None, ...]] = {
+    "Python": (re.compile(r"port\s*=\s*\d"), "HTTPServer"),
+    "JavaScript": (".listen(", ".listen(", re.compile(r"(?:port|PORT)\s*(?::\s*\w+\s*)?=\s*\d")),
+    "Go": (
+        re.compile(r"ListenAndServe|\.Run\(|\.Listen\(|\.Start\("),
+        "Addr:",
+        re.compile(r"=\s*\":?\d"),
+    ),
+}
+_PORT_QUICK["TypeScript"] = _PORT_QUICK["JavaScript"]
 
 _PY_IMPORT = re.compile(
     r"(?m)^\s*(?:from|import)\s+(flask|fastapi|django|starlette|aiohttp|tornado|sanic|litestar"
     r"|celery|bottle|falcon|pyramid|quart|rq|dramatiq|streamlit|gradio)\b"
+)
+_PY_IMPORT_QUICK = tuple(
+    re.compile(
+        kw + r"\s+(?:flask|fastapi|django|starlette|aiohttp|tornado|sanic|litestar|celery|bottle"
+        r"|falcon|pyramid|quart|rq|dramatiq|streamlit|gradio)\b"
+    )
+    for kw in ("from", "import")
 )
 _GO_HTTP = re.compile(r"\bhttp\.ListenAndServe(?:TLS)?\(")
 _HEALTH = re.compile(
@@ -182,8 +201,17 @@ _URL = re.compile(
     r"\b(postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|sqlite|mssql|cockroachdb"
     r"|clickhouse)(?:\+\w+)?:///?|\bjdbc:(postgresql|mysql|mariadb|sqlserver|h2|oracle|sqlite):"
 )
+# Every _HEALTH match ends with this, which starts with a literal (fast to look for).
+_HEALTH_QUICK = re.compile(
+    r"/(?:health|healthz|healthcheck|health-check|livez|readyz|ready|ping|up|_health|status)"
+    r"/?['\"`]"
+)
 _JDBC = {"postgresql": "postgres", "sqlserver": "mssql", "h2": "h2"}
 _URL_GUARD = ("://", "jdbc:")
+_URL_SCHEMES = (
+    "postgres", "mysql", "mariadb", "mongodb", "redis", "amqp", "sqlite", "mssql", "cockroachdb",
+    "clickhouse",
+)  # fmt: skip
 
 
 def language_of(name: str, ext: str) -> str | None:
@@ -223,15 +251,19 @@ def scan_code(facts: Facts, rel: str, root: str, lang: str, text: str) -> None:
     literals = _PORT_LITERALS.get(lang)
     if literals and _PORT_GUARD.get(lang, "") in text:
         go_env = lang != "Go" or "Getenv" in text or "ListenAndServe" in text
+        quick = _PORT_QUICK.get(lang) or (None,) * len(literals)
         for i, pattern in enumerate(literals):
             if lang == "Go" and i == 2 and not go_env:
+                continue
+            q = quick[i]
+            if q is not None and (q not in text if isinstance(q, str) else not q.search(text)):
                 continue
             for m in pattern.finditer(text):
                 port = int(m.group(1))
                 if 0 < port < 65536:
                     ev = f"{rel}:{_line(text, m.start())}"
                     facts.code_ports[root].append(PortLink("code_default", port, (ev,)))
-    if lang == "Python" and ("import" in text):
+    if lang == "Python" and ("import" in text) and any(q.search(text) for q in _PY_IMPORT_QUICK):
         for m in _PY_IMPORT.finditer(text):
             facts.frameworks[root].setdefault(m.group(1), f"{rel}:{_line(text, m.start())}")
     elif lang == "Go" and "ListenAndServe" in text:
@@ -243,7 +275,7 @@ def scan_code(facts: Facts, rel: str, root: str, lang: str, text: str) -> None:
 
 
 def scan_health(facts: Facts, rel: str, root: str, text: str) -> None:
-    if "/" not in text:
+    if "/" not in text or not _HEALTH_QUICK.search(text):
         return
     m = _HEALTH.search(text)
     if m:
@@ -252,7 +284,7 @@ def scan_health(facts: Facts, rel: str, root: str, text: str) -> None:
 
 def scan_urls(facts: Facts, rel: str, text: str, service: str | None = None) -> None:
     """Datastore engines named by connection URLs (``postgresql://``, ``jdbc:mysql:``)."""
-    if not any(g in text for g in _URL_GUARD):
+    if not any(g in text for g in _URL_GUARD) or not _may_name_datastore(text):
         return
     seen: set[str] = set()
     for m in _URL.finditer(text):
@@ -264,3 +296,21 @@ def scan_urls(facts: Facts, rel: str, text: str, service: str | None = None) -> 
             continue
         seen.add(engine)
         facts.datastore_hits.append((engine, f"{rel}:{_line(text, m.start())}", service))
+
+
+def _may_name_datastore(text: str) -> bool:
+    """False only when ``_URL`` cannot match: no ``jdbc:``, and no ``://`` whose preceding run
+    of word characters and ``+`` (where a match's scheme would be) holds a scheme name."""
+    if "jdbc:" in text:
+        return True
+    i = text.find("://")
+    while i >= 0:
+        j = i
+        while j > 0 and (text[j - 1] == "+" or text[j - 1] == "_" or text[j - 1].isalnum()):
+            j -= 1
+        if i - j >= 4:
+            run = text[j:i]
+            if any(s in run for s in _URL_SCHEMES):
+                return True
+        i = text.find("://", i + 3)
+    return False

@@ -115,6 +115,65 @@ class Facts:
     django_manage: dict[str, str] = field(default_factory=dict)
     test_hits: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, root) -> ev
 
+    def record(self) -> dict[str, Any]:
+        """The facts gathered so far as plain picklable data, for ``absorb`` in another process.
+
+        Only fields that changed are included; ``walk`` and ``roots`` are the caller's.
+        """
+        out: dict[str, Any] = {}
+        for name, how in MERGE.items():
+            value = getattr(self, name)
+            if value:
+                out[name] = value if how in ("list", "set", "assign", "first") else dict(value)
+        return out
+
+    def absorb(self, record: dict[str, Any]) -> None:
+        """Add facts another ``Facts`` gathered from later files, as if gathered here.
+
+        Each field merges the way the readers write it (append, ``setdefault``, assignment,
+        byte counts), so absorbing per-chunk records in file order gives the same facts, in the
+        same order, as reading every file into this object.
+        """
+        for name, value in record.items():
+            how = MERGE[name]
+            mine = getattr(self, name)
+            if how == "list":
+                mine.extend(value)
+            elif how in ("set", "assign"):
+                mine.update(value)
+            elif how == "first":
+                for k, v in value.items():
+                    mine.setdefault(k, v)
+            elif how == "count":
+                for k, v in value.items():
+                    mine[k] += v
+            elif how == "keyed_list":
+                for k, v in value.items():
+                    mine[k].extend(v)
+            elif how == "keyed_set":
+                for k, v in value.items():
+                    mine[k].update(v)
+            elif how == "keyed_first":
+                for k, v in value.items():
+                    target = mine[k]
+                    for k2, v2 in v.items():
+                        target.setdefault(k2, v2)
+            elif how == "keyed_count":
+                for k, v in value.items():
+                    target = mine[k]
+                    for k2, v2 in v.items():
+                        target[k2] += v2
+            elif how == "migration_dirs":
+                for k, v in value.items():
+                    entry = mine.get(k)
+                    if entry is None:
+                        mine[k] = v
+                        continue
+                    entry["count"] += v["count"]
+                    entry["with_down"] += v["with_down"]
+                    entry["evidence"].extend(v["evidence"])
+                    entry["without_down"].extend(v["without_down"])
+
     def owner(self, rel_dir: str) -> str:
         """The deepest candidate service root that contains ``rel_dir``."""
         if rel_dir == ".":
@@ -155,3 +214,47 @@ class Facts:
             f"Fix the {kind} syntax in {rel}; facts it would have given are missing.",
             [f"{rel}:1"],
         )
+
+
+# How each field of ``Facts`` is written while files are read, hence how ``absorb`` merges it:
+# list (append), set (add), assign (d[k] = v, last wins), first (setdefault, first wins),
+# count (Counter +=), keyed_* (a defaultdict of those), migration_dirs (counters and lists per
+# directory). ``walk``, ``roots`` and ``helm_charts`` are set before any file is read.
+MERGE: dict[str, str] = {
+    "lang_bytes": "count",
+    "gaps": "list",
+    "deps": "keyed_first",
+    "manifests": "keyed_list",
+    "frameworks": "keyed_first",
+    "code_ports": "keyed_list",
+    "health": "keyed_list",
+    "start_scripts": "assign",
+    "code_lang_bytes": "keyed_count",
+    "env_refs": "list",
+    "datastore_hits": "list",
+    "dockerfiles": "assign",
+    "compose": "list",
+    "compose_files": "list",
+    "k8s": "list",
+    "k8s_manifests": "keyed_set",
+    "procfile": "list",
+    "terraform_dirs": "set",
+    "migration_files": "list",
+    "migration_dirs": "migration_dirs",
+    "tests": "assign",
+    "ci": "list",
+    "lockfiles": "list",
+    "unpinned": "list",
+    "secrets": "list",
+    "env_files_committed": "list",
+    "workspaces": "assign",
+    "prisma_schemas": "list",
+    "pytest_config": "first",
+    "py_deps_declared": "set",
+    "go_requires": "set",
+    "py_test_files": "first",
+    "unittest_roots": "first",
+    "django_manage": "first",
+    "test_hits": "first",
+}
+NOT_MERGED = frozenset({"walk", "roots", "helm_charts"})

@@ -361,9 +361,7 @@ def read_text(entry: FileEntry, result: WalkResult, limit: int = MAX_PARSE_BYTES
         result.skip(entry.rel, f"larger than {limit} bytes ({entry.size})")
         return None
     try:
-        fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        with os.fdopen(fd, "rb") as fh:
-            data = fh.read(limit + 1)
+        data = _read_upto(entry.path, limit + 1, entry.size + 1)
     except OSError as exc:
         result.skip(entry.rel, f"unreadable: {exc.strerror or exc}")
         return None
@@ -378,6 +376,28 @@ def read_text(entry: FileEntry, result: WalkResult, limit: int = MAX_PARSE_BYTES
     except UnicodeDecodeError:
         result.skip(entry.rel, "not UTF-8 (decoded with replacement characters)")
         return data.decode("utf-8", errors="replace")
+
+
+def _read_upto(path: str, most: int, hint: int) -> bytes:
+    """At most ``most`` bytes of ``path`` (not following a final link), read in one system
+    call when the file is still the ``hint - 1`` bytes it was at stat time.
+
+    Plain ``os.read`` calls: a buffered ``read(most)`` would allocate ``most`` bytes each time.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        parts = []
+        total = 0
+        want = min(max(hint, 1), most)
+        while total < most:
+            chunk = os.read(fd, want - total if total < want else most - total)
+            if not chunk:
+                break
+            parts.append(chunk)
+            total += len(chunk)
+    finally:
+        os.close(fd)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def suffix(name: str) -> str:

@@ -7,6 +7,7 @@ from there, not re-exported here, so that judging or reading a release never sta
 
 from __future__ import annotations
 
+from prodsprint_dagster.release.conductor import Conductor, Outcome, ServiceSpec
 from prodsprint_dagster.release.errors import (
     ConcurrentTransition,
     IllegalTransition,
@@ -47,14 +48,17 @@ __all__ = [
     "TERMINAL",
     "Action",
     "ConcurrentTransition",
+    "Conductor",
     "IllegalTransition",
     "JudgePolicy",
     "MetricVerdict",
+    "Outcome",
     "Release",
     "ReleaseError",
     "ReleaseStep",
     "ReleaseStore",
     "Samples",
+    "ServiceSpec",
     "Verdict",
     "deadline_for",
     "hodges_lehmann",

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from jobs.approval import approve_release_job
+from jobs.release import RELEASE_JOBS, start_release_job
 from prodsprint_dagster.constants import GROUP_READINESS_CHAIN, READINESS_CHAIN_JOB
 
 readiness_chain_job = dg.define_asset_job(
@@ -11,6 +12,6 @@ readiness_chain_job = dg.define_asset_job(
     description="Everything a commit needs before release, for one repository partition.",
 )
 
-ALL_JOBS = [readiness_chain_job, approve_release_job]
+ALL_JOBS = [readiness_chain_job, approve_release_job, start_release_job, *RELEASE_JOBS]
 
 __all__ = ["ALL_JOBS", "approve_release_job", "readiness_chain_job"]

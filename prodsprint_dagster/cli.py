@@ -313,6 +313,108 @@ def approve_cmd(ctx: Ctx, repo, approver, reason, commit, waive, emergency):
 
 
 @main.group()
+def release() -> None:
+    """Start, follow, inspect, promote and roll back releases (same engine as the jobs)."""
+
+
+def _release_ctx(ctx: Ctx, repo: str):
+    from prodsprint_dagster.stages import StageContext
+
+    return StageContext.from_config(ctx.config(), repo)
+
+
+def _release_dict(rel) -> dict:
+    return {
+        "id": rel.id, "repo": rel.repo, "commit": rel.commit_sha, "state": rel.state,
+        "step_index": rel.step_index, "strategy": rel.strategy, "plan_hash": rel.plan_hash,
+        "rollout": [s["weight"] for s in rel.rollout.get("steps", [])],
+        "updated_at": rel.updated_at.isoformat(),
+        "steps": [{"step": s.step_index, "weight": s.weight, "state": s.state}
+                  for s in rel.steps],
+    }  # fmt: skip
+
+
+@command(release, "start")
+@click.argument("repo")
+@click.option("--commit", default=None, help="Approved commit (default: the latest snapshot).")
+@click.option("--follow", is_flag=True, help="Run every step here until done or a manual gate.")
+def release_start(ctx: Ctx, repo: str, commit: str | None, follow: bool):
+    """Create the release of an approved commit; release_sensor (or --follow) advances it."""
+    from prodsprint_dagster.release import ReleaseStore, next_action
+    from prodsprint_dagster.stages.release import run_release_action, start_release
+
+    stage = _release_ctx(ctx, repo)
+    rel = start_release(stage, actor=_actor(), commit=commit)
+    timeline = []
+    store = ReleaseStore(stage.history)
+    while follow:
+        rel = store.get(rel.id)
+        action = next_action(rel, stage.clock())
+        if action.kind not in ("apply", "deploy_staging", "canary_step", "promote", "rollback"):
+            break
+        err.print(f"{rel.id}: {action.kind} {'' if action.step is None else action.step}")
+        outcome = run_release_action(stage, rel.id, action.kind, actor=_actor(),
+                                     reason=action.reason)  # fmt: skip
+        timeline.append(outcome)
+    rel = store.get(rel.id)
+    result = {"ok": True, "release": _release_dict(rel), "timeline": timeline}
+    return result, lambda: out.print(f"release {rel.id} of {repo}@{rel.commit_sha[:12]}: "
+                                     f"{rel.state}")  # fmt: skip
+
+
+@command(release, "status")
+@click.argument("repo")
+def release_status(ctx: Ctx, repo: str):
+    """The repository's latest release and its steps."""
+    from prodsprint_dagster.release import ReleaseStore
+
+    stage = _release_ctx(ctx, repo)
+    rel = ReleaseStore(stage.history).latest(repo)
+    if rel is None:
+        raise ProdSprintError(f"{repo} has no release yet (prodsprint release start {repo})")
+    data = _release_dict(rel)
+
+    def human():
+        step = f" (step {rel.step_index})" if rel.step_index is not None else ""
+        out.print(f"{rel.id} {repo}@{rel.commit_sha[:12]}: {rel.state}{step}")
+        for step in data["steps"]:
+            out.print(f"  step {step['step']} at {step['weight']}%: {step['state']}")
+
+    return {"ok": True, "release": data}, human
+
+
+@command(release, "promote")
+@click.argument("repo")
+def release_promote(ctx: Ctx, repo: str):
+    """Promote the repository's active release (refused unless its last step passed)."""
+    from prodsprint_dagster.release import ReleaseStore
+    from prodsprint_dagster.stages.release import run_release_action
+
+    stage = _release_ctx(ctx, repo)
+    rel = ReleaseStore(stage.history).latest(repo)
+    if rel is None or rel.terminal:
+        raise ProdSprintError(f"{repo} has no active release to promote")
+    outcome = run_release_action(stage, rel.id, "promote", actor=_actor())
+    return {"ok": True, **outcome}, lambda: out.print(f"{rel.id}: {outcome['outcome']}")
+
+
+@command(release, "rollback")
+@click.argument("repo")
+@click.option("--reason", required=True)
+def release_rollback(ctx: Ctx, repo: str, reason: str):
+    """Roll the repository's active release back to the last good version now."""
+    from prodsprint_dagster.release import ReleaseStore
+    from prodsprint_dagster.stages.release import run_release_action
+
+    stage = _release_ctx(ctx, repo)
+    rel = ReleaseStore(stage.history).latest(repo)
+    if rel is None or rel.terminal:
+        raise ProdSprintError(f"{repo} has no active release to roll back")
+    outcome = run_release_action(stage, rel.id, "rollback", actor=_actor(), reason=reason)
+    return {"ok": True, **outcome}, lambda: out.print(f"{rel.id}: {outcome['outcome']}")
+
+
+@main.group()
 def waivers() -> None:
     """Waivers: time-boxed exceptions to policy gates."""
 

@@ -100,6 +100,14 @@ class DeliveryConfig(_Strict):
     github_api_url: str = "https://api.github.com"
 
 
+class ReleaseConfig(_Strict):
+    """Release settings; the demo and benchmarks shorten soaks here, never in code."""
+
+    soak_seconds: float | None = Field(None, gt=0)  # overrides every step's pause_seconds
+    load_rps: float | None = Field(None, gt=0)  # generated load during analysis windows
+    canary_judge: dict = Field(default_factory=dict)  # JudgePolicy overrides
+
+
 class ProdSprintConfig(_Strict):
     """The whole file, with paths already resolved (see :func:`load_config`)."""
 
@@ -109,6 +117,7 @@ class ProdSprintConfig(_Strict):
     git: GitConfig = GitConfig()
     policy: PolicyConfig = PolicyConfig()
     delivery: DeliveryConfig = DeliveryConfig()
+    release: ReleaseConfig = ReleaseConfig()
     # Where the file was read from (not part of the YAML).
     source: str = Field("", exclude=True)
 

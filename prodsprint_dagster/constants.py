@@ -17,6 +17,7 @@ READINESS_CHAIN_JOB = "readiness_chain_job"
 # Run tags.
 TAG_REPO = "prodsprint/repo"
 TAG_COMMIT = "prodsprint/commit"
+TAG_RELEASE = "prodsprint/release"
 
 CONFIG_ENV = "PRODSPRINT_CONFIG"
 HOME_ENV = "PRODSPRINT_HOME"

@@ -26,5 +26,7 @@ class StagesResource(dg.ConfigurableResource):
             git=self.git.client(),
             pack_dirs=cfg.policy.pack_dirs,
             delivery=cfg.delivery.model_dump(),
+            home=cfg.home_path,
+            release_settings=cfg.release.model_dump(exclude_none=True),
             run_id=run_id,
         )

@@ -23,6 +23,8 @@ class StageContext:
     git: GitClient
     pack_dirs: tuple[str, ...] = ()
     delivery: dict[str, Any] = field(default_factory=dict)
+    home: Path | None = None
+    release_settings: dict[str, Any] = field(default_factory=dict)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     run_id: str | None = None
 
@@ -43,6 +45,8 @@ class StageContext:
             git=GitClient(cfg.git_path, timeout=cfg.git.timeout_seconds),
             pack_dirs=cfg.policy.pack_dirs,
             delivery=cfg.delivery.model_dump(),
+            home=cfg.home_path,
+            release_settings=cfg.release.model_dump(exclude_none=True),
             **kwargs,
         )
 

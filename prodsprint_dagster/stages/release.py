@@ -1,0 +1,136 @@
+"""The release stage: from an approved plan to a Conductor transition, shared by jobs and CLI.
+
+What to run is derived from the commit's audit each time (start command, health path,
+non-secret env defaults) and its checkout is the working directory, so nothing the
+repository's author controls is stored as a command line, and secret values are never
+read here: a secret-like variable must come from the environment the operator provides.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+from prodsprint_dagster.errors import ProdSprintError
+from prodsprint_dagster.release import Conductor, Release, ReleaseStore
+from prodsprint_dagster.stages.context import StageContext
+from prodsprint_dagster.stages.plan import plan_artifact
+
+# $PORT / ${PORT} / ${PORT:-8000} in a start command -> the port the target assigns.
+_PORT_REF = re.compile(r"\$\{PORT(?::-[^}]*)?\}|\$PORT\b")
+
+
+def conductor_for(ctx: StageContext) -> Conductor:
+    """A Conductor on the local target, with the release settings from prodsprint.yaml."""
+    from prodsprint_dagster.release.local import LocalTarget
+
+    if ctx.home is None:
+        raise ProdSprintError("the release stage needs the ProdSprint home directory")
+    targets = Path(ctx.home) / "targets"
+    return Conductor(
+        ctx.history, ctx.artifacts, lambda env: LocalTarget(targets / env, env),
+        Path(ctx.home), settings=ctx.release_settings,
+    )  # fmt: skip
+
+
+def service_spec_for(ctx: StageContext, commit: str) -> dict[str, Any]:
+    """How to run the commit's first deployable HTTP service on the local target."""
+    audit = ctx.load(commit, "audit.json")
+    plan = ctx.load(commit, plan_artifact(ctx.repo.target, "plan.json"))
+    if audit is None or plan is None:
+        raise ProdSprintError(f"{ctx.repo.name}@{commit[:12]} has no audit or plan to release")
+    wanted = set(plan.get("services") or [])
+    services = [
+        s for s in audit["services"] if s.get("port") and (not wanted or s["name"] in wanted)
+    ]
+    if not services:
+        raise ProdSprintError(f"{ctx.repo.name}@{commit[:12]}: no HTTP service to release")
+    service = services[0]
+    if not service.get("start_command"):
+        raise ProdSprintError(
+            f"{ctx.repo.name}: service {service['name']!r} has no start command in the audit"
+        )
+    command = [_PORT_REF.sub("{port}", part) for part in shlex.split(service["start_command"])]
+    worktree = ctx.git.checkout(ctx.repo.name, commit)
+    env = {
+        v["name"]: str(v["default"])
+        for v in audit.get("env_vars", [])
+        if service["name"] in (v.get("services") or [service["name"]])
+        and not v.get("secret_like")
+        and v.get("default") is not None
+        and v["name"] != "PORT"
+    }
+    health = "/health" if any("health" in e for e in service.get("health_evidence", [])) else "/"
+    return {
+        "service": service["name"],
+        "version": commit[:12],
+        "command": command,
+        "cwd": str(worktree / service.get("root", ".")),
+        "env": env,
+        "health_path": health,
+        "load_paths": [health, "/"],
+    }
+
+
+def terraform_files_for(ctx: StageContext, commit: str) -> dict[str, str]:
+    plan = ctx.load(commit, plan_artifact(ctx.repo.target, "plan.json"))
+    return dict(plan["files"]) if plan else {}
+
+
+def start_release(ctx: StageContext, *, actor: str, commit: str | None = None) -> Release:
+    """Create the release of an approved commit (planned -> approved)."""
+    commit = commit or ctx.latest_commit()
+    plan = ctx.load(commit, plan_artifact(ctx.repo.target, "plan.json"))
+    if plan is None:
+        raise ProdSprintError(f"{ctx.repo.name}@{commit[:12]} has no deploy plan")
+    with ctx.history.connect(read_only=True) as con:
+        approved = con.execute(
+            "SELECT approver FROM approvals WHERE repo = ? AND commit_sha = ? AND plan_hash = ?"
+            " ORDER BY id DESC LIMIT 1",
+            [ctx.repo.name, commit, plan["plan_hash"]],
+        ).fetchone()
+    if not approved:
+        raise ProdSprintError(
+            f"{ctx.repo.name}@{commit[:12]} is not approved for plan {plan['plan_hash'][:12]}: "
+            "run approve_release_job (or `prodsprint approve`) first"
+        )
+    return conductor_for(ctx).start(
+        ctx.repo.name, commit, plan["plan_hash"], plan["rollout"], service_spec_for(ctx, commit),
+        actor=actor, reason=f"approved by {approved[0]}", target=ctx.repo.target,
+        run_id=ctx.run_id,
+    )  # fmt: skip
+
+
+def run_release_action(
+    ctx: StageContext, release_id: str, action: str, *, actor: str, reason: str | None = None
+) -> dict[str, Any]:
+    """Perform one transition (apply, deploy_staging, canary_step, promote, rollback)."""
+    conductor = conductor_for(ctx)
+    release = ReleaseStore(ctx.history).get(release_id)
+    if release.repo != ctx.repo.name:
+        raise ProdSprintError(
+            f"release {release_id} belongs to {release.repo}, not {ctx.repo.name}"
+        )
+    commit, run_id = release.commit_sha, ctx.run_id
+    if action == "apply":
+        outcome = conductor.apply(release_id, terraform_files_for(ctx, commit), actor=actor,
+                                  run_id=run_id)  # fmt: skip
+    elif action == "deploy_staging":
+        outcome = conductor.deploy_staging(release_id, service_spec_for(ctx, commit),
+                                           actor=actor, run_id=run_id)  # fmt: skip
+    elif action == "canary_step":
+        outcome = conductor.canary_step(release_id, service_spec_for(ctx, commit), actor=actor,
+                                        run_id=run_id)  # fmt: skip
+    elif action == "promote":
+        outcome = conductor.promote(release_id, actor=actor, run_id=run_id)
+    elif action == "rollback":
+        if release.terminal:  # the failure sensor and release_sensor may both ask
+            return {"action": "rollback", "outcome": "skipped",
+                    "reason": f"release is already {release.state}"}  # fmt: skip
+        outcome = conductor.rollback(release_id, reason or "rollback requested", actor=actor,
+                                     run_id=run_id)  # fmt: skip
+    else:
+        raise ProdSprintError(f"unknown release action {action!r}")
+    return outcome.to_dict()

@@ -441,12 +441,15 @@ def waivers_list(ctx: Ctx, repo: str | None):
 
 
 @command(main, "demo")
-def demo(ctx: Ctx):
-    """Register the bundled example service and take it through every stage built so far."""
+@click.option("--no-release", is_flag=True, help="Stop after approval (no local processes).")
+@click.option("--keep-running", is_flag=True, help="Leave the released service running.")
+def demo(ctx: Ctx, no_release: bool, keep_running: bool):
+    """Take the bundled example through every stage: audit, plan, approval, canary, rollback."""
     from orchestration.demo import run_demo
 
     with err.status("demo") as spinner:
-        summary = run_demo(ctx.config_file, progress=lambda msg: spinner.update(msg))
+        summary = run_demo(ctx.config_file, progress=lambda msg: spinner.update(msg),
+                           release=not no_release, keep_running=keep_running)  # fmt: skip
     if not summary["success"]:
         raise ProdSprintError(f"demo run {summary['run_id']} failed: {summary['stages']}")
 
@@ -455,6 +458,18 @@ def demo(ctx: Ctx):
         for stage, outcome in summary["stages"].items():
             table.add_row(stage, outcome)
         out.print(table)
+        if "release" in summary:
+            steps = " → ".join(f"{w}% {state}" for _, w, state in summary["release"]["steps"])
+            out.print(f"good change {summary['release']['commit'][:12]}: {steps}")
+        bad = summary.get("bad_change")
+        if bad:
+            for event in bad.get("timeline", []):
+                step = "" if event["step"] is None else f" (step {event['step']})"
+                out.print(f"  bad change {bad['commit'][:12]}: {event['job']}{step}: "
+                          f"{event['outcome']}")  # fmt: skip
+            if bad["rolled_back"]:
+                out.print(f"bad change rolled back at step {bad['failed_step']}: "
+                          f"{bad['rollback_seconds']}s from detection to 100 % stable")  # fmt: skip
         out.print(f"done in {summary['seconds']}s; run {summary['run_id']}")
         out.print("open the Dagster UI with `make dev` (http://127.0.0.1:3000)")
 

@@ -27,6 +27,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ReleaseConfig(_Strict):
+    """Release settings; the demo and benchmarks shorten soaks here, never in code."""
+
+    soak_seconds: float | None = Field(None, gt=0)  # overrides every step's pause_seconds
+    load_rps: float | None = Field(None, gt=0)  # generated load during analysis windows
+    canary_judge: dict = Field(default_factory=dict)  # JudgePolicy overrides
+    load_paths: tuple[str, ...] = ()  # routes the generated load requests (default: health, /)
+
+
 class RepoConfig(_Strict):
     """One registered repository; ``name`` is its partition key."""
 
@@ -36,6 +45,7 @@ class RepoConfig(_Strict):
     team: str = "default"
     target: DeployTarget = "local"
     policy_pack: str = "default"
+    release: ReleaseConfig | None = None  # per-repository release settings (e.g. the demo's)
 
     @field_validator("name")
     @classmethod
@@ -98,14 +108,6 @@ class DeliveryConfig(_Strict):
     push_plan_branch: bool = False
     github_token_env: str = "GITHUB_TOKEN"  # noqa: S105 - the variable's name, not a token
     github_api_url: str = "https://api.github.com"
-
-
-class ReleaseConfig(_Strict):
-    """Release settings; the demo and benchmarks shorten soaks here, never in code."""
-
-    soak_seconds: float | None = Field(None, gt=0)  # overrides every step's pause_seconds
-    load_rps: float | None = Field(None, gt=0)  # generated load during analysis windows
-    canary_judge: dict = Field(default_factory=dict)  # JudgePolicy overrides
 
 
 class ProdSprintConfig(_Strict):

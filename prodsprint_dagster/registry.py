@@ -29,6 +29,7 @@ def add_repo(
     team: str = "default",
     target: str = "local",
     policy_pack: str = "default",
+    release: dict | None = None,
     replace: bool = False,
 ) -> tuple[RepoConfig, bool]:
     """Register ``name``; returns the entry and whether the file changed.
@@ -40,6 +41,8 @@ def add_repo(
     validate_git_url(url, base_dir=path.parent)
     entry = {"name": name, "url": url, "branch": branch, "team": team, "target": target,
              "policy_pack": policy_pack}  # fmt: skip
+    if release:
+        entry["release"] = release
 
     changed = True
 

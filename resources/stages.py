@@ -27,6 +27,6 @@ class StagesResource(dg.ConfigurableResource):
             pack_dirs=cfg.policy.pack_dirs,
             delivery=cfg.delivery.model_dump(),
             home=cfg.home_path,
-            release_settings=cfg.release.model_dump(exclude_none=True),
+            release_settings=(cfg.repo(repo).release or cfg.release).model_dump(exclude_none=True),
             run_id=run_id,
         )

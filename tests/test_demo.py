@@ -25,8 +25,14 @@ def test_demo_reaches_the_snapshot_stage_and_reruns(tmp_path):
     summary = json.loads(first.stdout)
     assert summary["stages"] == {
         "snapshot": "ok", "audit": "ok", "plan": "ok", "readiness": "ready", "approve": "approved",
+        "apply": "ok", "staging": "ok", "canary": "passed", "prod": "promoted",
     }  # fmt: skip
+    assert [w for _, w, _ in summary["release"]["steps"]] == [1, 5, 25, 100]
+    bad = summary["bad_change"]
+    assert bad["rolled_back"] is True and bad["failed_step"] is not None
+    assert bad["rollback_seconds"] < 5
     assert summary["plan"]["rollout"] == [1, 5, 25, 100]  # medium risk until risk is scored
+    assert not subprocess.run(["pgrep", "-f", summary["repo_path"]], capture_output=True).stdout
     assert "sbom" in summary["readiness"]["not_measured"]
     assert summary["repo"] == "demo__shop-api"
     assert len(summary["commit"]) == 40
@@ -40,7 +46,7 @@ def test_demo_reaches_the_snapshot_stage_and_reruns(tmp_path):
     ).stdout.split("\n")
     assert len([a for a in log if a]) >= 5 and len(set(log) - {""}) >= 3
 
-    again = run(["demo", "--json"], tmp_path)
+    again = run(["demo", "--json", "--no-release"], tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads(again.stdout)["commit"] == summary["commit"]
 
@@ -51,7 +57,7 @@ def test_demo_reaches_the_snapshot_stage_and_reruns(tmp_path):
         dg.AssetRecordsFilter(asset_key=dg.AssetKey("repo_snapshot"),
                               asset_partitions=["demo__shop-api"]), limit=10,
     ).records  # fmt: skip
-    assert len(records) == 2
+    assert len(records) == 4  # base, good and bad change, then the re-run's base
 
     audit = json.loads(
         (tmp_path / ".prodsprint" / "artifacts" / "demo__shop-api" / summary["commit"]
@@ -66,4 +72,6 @@ def test_demo_reaches_the_snapshot_stage_and_reruns(tmp_path):
 
     log_rows = json.loads(run(["audit-log", "--json"], tmp_path).stdout)["rows"]
     assert [r["action"] for r in log_rows].count("repo.register") == 1  # re-run: no duplicate
-    assert [r["action"] for r in log_rows].count("repo.snapshot") == 2
+    assert [r["action"] for r in log_rows].count("repo.snapshot") == 4
+    assert [r["action"] for r in log_rows].count("release.rolled_back") == 1
+    assert "incident.recorded" in [r["action"] for r in log_rows]

@@ -47,6 +47,48 @@ HISTORY: tuple[Step, ...] = (
 )  # fmt: skip
 
 
+# Two later changes the demo releases: a harmless one, then one that hurts /orders.
+GOOD_CHANGE = Step("Stock figs", "chen", "2026-10-01T10:00:00+08:00", ("shop/app.py",))
+BAD_CHANGE = Step(
+    "Speed up order listing with a warm-up", "bob", "2026-10-02T15:30:00+02:00", ("shop/app.py",)
+)
+_LIST_ORDERS = "    def list_orders():\n"
+_WARM_UP = (
+    "    def list_orders():\n"
+    '        time.sleep(0.2)  # the "warm-up"\n'
+    "        if random.random() < 0.05:\n"
+    "            abort(500)\n"
+)
+
+
+def _good(app: str) -> str:
+    return app.replace(
+        'INVENTORY = {"apple": 120, "pear": 40, "plum": 0}',
+        'INVENTORY = {"apple": 120, "pear": 40, "plum": 0, "fig": 15}',
+    )
+
+
+def _bad(app: str) -> str:
+    app = app.replace("import os\n", "import os\nimport random\nimport time\n", 1)
+    return app.replace(_LIST_ORDERS, _WARM_UP, 1)
+
+
+def commit_change(repo: Path, step: Step) -> str:
+    """Apply GOOD_CHANGE or BAD_CHANGE to the demo repository; returns the new commit."""
+    app = repo / "shop" / "app.py"
+    text = app.read_text()
+    app.write_text(_good(text) if step is GOOD_CHANGE else _bad(_good(text)))
+    name, email = AUTHORS[step.author].removesuffix(">").split(" <")
+    _git(repo, "add", "--", "shop/app.py")
+    _git(
+        repo, "commit", "--quiet", "--no-gpg-sign", "-m", step.subject,
+        env={"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+             "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email,
+             "GIT_AUTHOR_DATE": step.date, "GIT_COMMITTER_DATE": step.date},
+    )  # fmt: skip
+    return _git(repo, "rev-parse", "HEAD").strip()
+
+
 def examples_dir() -> Path:
     """examples/ of this checkout (the demo runs from the project tree)."""
     return Path(__file__).resolve().parents[2] / "examples"

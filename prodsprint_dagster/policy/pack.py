@@ -29,7 +29,7 @@ from prodsprint_dagster.policy.rego import RegoPack
 from prodsprint_dagster.policy.rollout import validate_rollout
 
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / "policies" / "packs"
-BUILTIN_PACKS: tuple[str, ...] = ("default", "soc2", "hipaa")
+BUILTIN_PACKS: tuple[str, ...] = ("default", "soc2", "hipaa", "demo")
 _MAX_FILE_BYTES = 1 << 20
 _MAX_FILES = 200
 _MAX_EXTENDS = 8

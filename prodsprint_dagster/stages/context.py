@@ -46,7 +46,7 @@ class StageContext:
             pack_dirs=cfg.policy.pack_dirs,
             delivery=cfg.delivery.model_dump(),
             home=cfg.home_path,
-            release_settings=cfg.release.model_dump(exclude_none=True),
+            release_settings=(cfg.repo(repo).release or cfg.release).model_dump(exclude_none=True),
             **kwargs,
         )
 

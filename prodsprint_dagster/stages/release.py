@@ -8,6 +8,7 @@ read here: a secret-like variable must come from the environment the operator pr
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 from prodsprint_dagster.errors import ProdSprintError
 from prodsprint_dagster.release import Conductor, Release, ReleaseStore
+from prodsprint_dagster.runtime import python_runtime
 from prodsprint_dagster.stages.context import StageContext
 from prodsprint_dagster.stages.plan import plan_artifact
 
@@ -29,9 +31,10 @@ def conductor_for(ctx: StageContext) -> Conductor:
     if ctx.home is None:
         raise ProdSprintError("the release stage needs the ProdSprint home directory")
     targets = Path(ctx.home) / "targets"
+    settings = {k: v for k, v in ctx.release_settings.items() if k != "load_paths"}
     return Conductor(
         ctx.history, ctx.artifacts, lambda env: LocalTarget(targets / env, env),
-        Path(ctx.home), settings=ctx.release_settings,
+        Path(ctx.home), settings=settings,
     )  # fmt: skip
 
 
@@ -62,15 +65,23 @@ def service_spec_for(ctx: StageContext, commit: str) -> dict[str, Any]:
         and v.get("default") is not None
         and v["name"] != "PORT"
     }
-    health = "/health" if any("health" in e for e in service.get("health_evidence", [])) else "/"
+    health = "/health" if service.get("health_evidence") else "/"
+    cwd = worktree / service.get("root", ".")
+    if service.get("language") == "Python" and (cwd / "requirements.txt").is_file():
+        venv = python_runtime(Path(ctx.home or "."), [cwd / "requirements.txt"])
+        env["PATH"] = f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+        env["VIRTUAL_ENV"] = str(venv)
+        if (venv / "bin" / command[0]).is_file():
+            command[0] = str(venv / "bin" / command[0])
+    load_paths = ctx.release_settings.get("load_paths") or [health, "/"]
     return {
         "service": service["name"],
         "version": commit[:12],
         "command": command,
-        "cwd": str(worktree / service.get("root", ".")),
+        "cwd": str(cwd),
         "env": env,
         "health_path": health,
-        "load_paths": [health, "/"],
+        "load_paths": list(load_paths),
     }
 
 

@@ -118,16 +118,9 @@ def run_demo(
     extra = {}
     if run.success and outputs.get("readiness", {}).get("verdict") == "ready":
         progress("approving the release")
-        approval = defs.resolve_job_def("approve_release_job").execute_in_process(
-            instance=instance,
-            run_config={"ops": {"approve_release_op": {"config": {
-                "repo": DEMO_REPO_NAME, "commit": commit, "approver": "demo",
-                "reason": "prodsprint demo: every blocking gate passes",
-            }}}},
-            raise_on_error=False,
-        )  # fmt: skip
-        stages["approve"] = "approved" if approval.success else "refused"
-        if approval.success and release:
+        approved = _approve(defs, instance, commit)
+        stages["approve"] = "approved" if approved else "refused"
+        if approved and release:
             try:
                 progress("releasing the current version")
                 _release(defs, instance, cfg, commit, progress)
@@ -175,6 +168,10 @@ def _chain_and_approve(defs, instance, commit: str) -> bool:
     )
     if not run.success or run.output_for_node("readiness")["verdict"] != "ready":
         return False
+    return _approve(defs, instance, commit)
+
+
+def _approve(defs, instance, commit: str) -> bool:
     approval = defs.resolve_job_def("approve_release_job").execute_in_process(
         instance=instance,
         run_config={"ops": {"approve_release_op": {"config": {

@@ -19,23 +19,11 @@ from prodsprint_dagster.names import validate_repo_name
 from prodsprint_dagster.policy.errors import ApprovalRefused, PolicyError
 from prodsprint_dagster.policy.freeze import freeze_status
 from prodsprint_dagster.policy.pack import PolicyPack
-from prodsprint_dagster.policy.waivers import Waiver
+from prodsprint_dagster.policy.waivers import Waiver, covering_waiver
 from prodsprint_dagster.store.history import AuditEntry, HistoryStore
 
 # Gates approval judges itself, at approval time, instead of trusting the readiness snapshot.
 _LIVE_GATES = ("freeze_window", "two_approvers_prod")
-
-
-def _covering(
-    waivers: list[Waiver], repo: str, gate: str, finding: str | None, now: datetime
-) -> tuple[Waiver | None, Waiver | None]:
-    stale = None
-    for waiver in waivers:
-        if waiver.covers(repo, gate, finding):
-            if waiver.is_active(now):
-                return waiver, None
-            stale = stale or waiver
-    return None, stale
 
 
 def _standing(
@@ -67,7 +55,7 @@ def _standing(
             continue
         cleared = True
         for finding in findings:
-            active, expired = _covering([*waivers, *carried], repo, gate, finding, now)
+            active, expired = covering_waiver([*waivers, *carried], repo, gate, finding, now)
             if active:
                 used[active.id or active.ticket] = active
             else:

@@ -22,7 +22,7 @@ from prodsprint_dagster.policy.freeze import freeze_status
 from prodsprint_dagster.policy.gates import GATE_INPUTS, INPUT_ASSETS, gate_order, runbook
 from prodsprint_dagster.policy.pack import PolicyPack
 from prodsprint_dagster.policy.rollout import rollout_plan_for
-from prodsprint_dagster.policy.waivers import Waiver
+from prodsprint_dagster.policy.waivers import Waiver, covering_waiver
 
 INPUT_KEYS: tuple[str, ...] = (
     "repo", "commit", "audit", "sbom", "vulnerabilities", "coverage", "tests", "perf", "cost",
@@ -143,19 +143,6 @@ def _join(messages: list[str]) -> str:
     return "; ".join(shown) + (f"; and {more} more" if more else "")
 
 
-def _match(
-    waivers: list[Waiver], repo: str | None, gate: str, finding: str | None, now: datetime
-) -> tuple[Waiver | None, Waiver | None]:
-    """(an active waiver covering the finding, else an expired/revoked one that would have)."""
-    stale = None
-    for waiver in waivers:
-        if waiver.covers(repo, gate, finding):
-            if waiver.is_active(now):
-                return waiver, None
-            stale = stale or waiver
-    return None, stale
-
-
 def _item(
     gate: str,
     pack: PolicyPack,
@@ -180,7 +167,7 @@ def _item(
         assets = ", ".join(INPUT_ASSETS.get(key, key) for key in missing)
         item.update(status="not_measured", detail=f"not measured: no {assets} yet")
         if pack.not_measured_blocks(gate):
-            active, stale = _match(waivers, repo, gate, None, now)
+            active, stale = covering_waiver(waivers, repo, gate, None, now)
             item["blocking"] = active is None
             chosen = active or stale
             item["waiver"] = chosen.to_dict(now) if chosen else None
@@ -190,7 +177,7 @@ def _item(
     applied: list[Waiver] = []
     stale_seen: list[Waiver] = []
     for deny in denies:
-        active, stale = _match(waivers, repo, gate, deny["finding"], now)
+        active, stale = covering_waiver(waivers, repo, gate, deny["finding"], now)
         if active:
             applied.append(active)
         if stale:

@@ -8,6 +8,7 @@ trail needs them) and are reported as such, but they never apply.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -213,3 +214,16 @@ class WaiverStore:
                 params,
             ).fetchall()
         return [_row(row, now) for row in rows]
+
+
+def covering_waiver(
+    waivers: Iterable[Waiver], repo: str | None, gate: str, finding: str | None, now: datetime
+) -> tuple[Waiver | None, Waiver | None]:
+    """(an active waiver covering the finding, else an expired/revoked one that would have)."""
+    stale = None
+    for waiver in waivers:
+        if waiver.covers(repo, gate, finding):
+            if waiver.is_active(now):
+                return waiver, None
+            stale = stale or waiver
+    return None, stale

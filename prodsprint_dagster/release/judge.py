@@ -4,7 +4,8 @@ Fixed thresholds alone cannot tell a bad canary from a bad afternoon, so the jud
 canary against stable serving the same traffic at the same time (the Kayenta approach) and only
 then against absolute budgets. Each metric asks two questions, both one-sided: is the canary
 *significantly* worse (a test at ``alpha``), and is it worse by *more than the policy allows*
-(an effect size against a bound). Significant but within the allowance is ``marginal``;
+(an effect size against a bound). Significant but within the allowance is ``marginal``
+(or ``pass`` when the effect is under ``marginal_fraction`` of the allowance: negligible);
 significant and beyond it is ``fail``. A version with too little traffic is ``no_data`` with
 the action that would fix it, never a pass: an idle canary proves nothing.
 
@@ -103,6 +104,9 @@ class JudgePolicy:
     pass_score: float = 90.0
     marginal_score: float = 60.0
     on_marginal: str = "extend_window"
+    # A significant difference smaller than this fraction of the allowance is negligible:
+    # statistics without practical significance must not hold a release back.
+    marginal_fraction: float = 0.5
     hl_max_samples: int = 500  # per version, for the O(n*m) Hodges-Lehmann estimate
 
     def __post_init__(self) -> None:
@@ -332,7 +336,9 @@ def _error_ratio(canary: Samples, stable: Samples, policy: JudgePolicy) -> tuple
             f"{policy.error_max_increase:.2%} (p={p_beyond:.2g})",
             numbers,
         )
-    if p_worse < policy.error_alpha:
+    if p_worse < policy.error_alpha and increase > policy.marginal_fraction * (
+        policy.error_max_increase
+    ):
         return (
             "marginal",
             f"error rate {rates}: significantly worse (p={p_worse:.2g}) but not beyond the "
@@ -374,6 +380,17 @@ def _latency(canary: Samples, stable: Samples, policy: JudgePolicy) -> tuple[str
             "fail",
             f"latency significantly higher (p={p_slower:.2g}) beyond the allowance: "
             f"{shift_text}, {tail_text}",
+            numbers,
+        )
+    negligible = (
+        shift <= policy.marginal_fraction * allowed_shift
+        and p95_increase <= policy.marginal_fraction * allowed_p95
+    )
+    if significant and negligible:
+        return (
+            "pass",
+            f"latency significantly higher (p={p_slower:.2g}) but negligible: {shift_text}, "
+            f"{tail_text}",
             numbers,
         )
     if significant:

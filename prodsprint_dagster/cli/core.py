@@ -1,97 +1,16 @@
-"""`prodsprint`: the engine from a shell or a CI pipeline.
-
-Every command takes ``--json`` and then prints exactly one JSON document on stdout; progress
-and logs go to stderr, so ``prodsprint ... --json | jq`` always works. Errors the user can act
-on exit 1 with the message (and ``{"ok": false, "error": ...}`` under --json); usage errors
-exit 2 as click decides.
-"""
+"""The foundation commands: init, repos, status, audit, plan, readiness, approval, release."""
 
 from __future__ import annotations
 
-import functools
-import getpass
-import json
-import sys
 from pathlib import Path
-from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from prodsprint_dagster import __version__
-from prodsprint_dagster.config import config_path, load_config
+from prodsprint_dagster.cli.base import Ctx, actor, command, err, main, out
 from prodsprint_dagster.errors import ProdSprintError
 from prodsprint_dagster.home import ensure_home
 from prodsprint_dagster.registry import add_repo, init_config, remove_repo
-from prodsprint_dagster.store import AuditEntry, HistoryStore
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-
-class Ctx:
-    def __init__(self, config: Path):
-        self.config_file = config
-
-    def config(self):
-        return load_config(self.config_file)
-
-    def history(self) -> HistoryStore:
-        cfg = self.config()
-        return HistoryStore(cfg.history_path, lock_timeout=cfg.stores.history.lock_timeout_seconds)
-
-    def audit(self, action: str, repo: str | None = None, **refs: Any) -> None:
-        self.history().append_audit(
-            AuditEntry(action=action, actor=_actor(), repo=repo, refs=refs or None)
-        )
-
-
-def command(group: click.Group, name: str | None = None):
-    """A subcommand with --json and uniform error handling."""
-
-    def wrap(fn):
-        @group.command(name)
-        @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-        @click.pass_obj
-        @functools.wraps(fn)
-        def run(ctx: Ctx, as_json: bool, **kwargs):
-            code = 0
-            try:
-                returned = fn(ctx, **kwargs)
-                if isinstance(returned[1], int):
-                    (result, human), code = returned
-                else:
-                    result, human = returned
-            except ProdSprintError as exc:
-                if as_json:
-                    click.echo(json.dumps({"ok": False, "error": str(exc)}))
-                err.print(f"[red]error:[/red] {exc}", markup=True, soft_wrap=True)
-                sys.exit(1)
-            if as_json:
-                click.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
-            else:
-                human()
-            if code:
-                sys.exit(code)
-
-        return run
-
-    return wrap
-
-
-@click.group()
-@click.version_option(__version__, prog_name="prodsprint")
-@click.option(
-    "--config",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="prodsprint.yaml to use (default: $PRODSPRINT_CONFIG, else ./prodsprint.yaml).",
-)
-@click.pass_context
-def main(ctx: click.Context, config: Path | None) -> None:
-    """ProdSprint: import, plan and release service repositories behind policy gates."""
-    ctx.obj = Ctx((config or config_path()).absolute())
 
 
 @command(main, "init")
@@ -344,7 +263,7 @@ def release_start(ctx: Ctx, repo: str, commit: str | None, follow: bool):
     from prodsprint_dagster.stages.release import run_release_action, start_release
 
     stage = _release_ctx(ctx, repo)
-    rel = start_release(stage, actor=_actor(), commit=commit)
+    rel = start_release(stage, actor=actor(), commit=commit)
     timeline = []
     store = ReleaseStore(stage.history)
     while follow:
@@ -353,7 +272,7 @@ def release_start(ctx: Ctx, repo: str, commit: str | None, follow: bool):
         if action.kind not in ("apply", "deploy_staging", "canary_step", "promote", "rollback"):
             break
         err.print(f"{rel.id}: {action.kind} {'' if action.step is None else action.step}")
-        outcome = run_release_action(stage, rel.id, action.kind, actor=_actor(),
+        outcome = run_release_action(stage, rel.id, action.kind, actor=actor(),
                                      reason=action.reason)  # fmt: skip
         timeline.append(outcome)
     rel = store.get(rel.id)
@@ -394,7 +313,7 @@ def release_promote(ctx: Ctx, repo: str):
     rel = ReleaseStore(stage.history).latest(repo)
     if rel is None or rel.terminal:
         raise ProdSprintError(f"{repo} has no active release to promote")
-    outcome = run_release_action(stage, rel.id, "promote", actor=_actor())
+    outcome = run_release_action(stage, rel.id, "promote", actor=actor())
     return {"ok": True, **outcome}, lambda: out.print(f"{rel.id}: {outcome['outcome']}")
 
 
@@ -410,7 +329,7 @@ def release_rollback(ctx: Ctx, repo: str, reason: str):
     rel = ReleaseStore(stage.history).latest(repo)
     if rel is None or rel.terminal:
         raise ProdSprintError(f"{repo} has no active release to roll back")
-    outcome = run_release_action(stage, rel.id, "rollback", actor=_actor(), reason=reason)
+    outcome = run_release_action(stage, rel.id, "rollback", actor=actor(), reason=reason)
     return {"ok": True, **outcome}, lambda: out.print(f"{rel.id}: {outcome['outcome']}")
 
 
@@ -511,14 +430,3 @@ def _redacted(url: str) -> str:
     from prodsprint_dagster.names import redact_url
 
     return redact_url(url)
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # no user name in some containers
-        return "cli"
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -6,17 +6,10 @@ existing history files have already recorded it as applied.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from prodsprint_dagster.store import migrations_perf, migrations_quality, migrations_risk
+from prodsprint_dagster.store.migration import Migration
 
-
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    name: str
-    statements: tuple[str, ...]
-
-
-MIGRATIONS: tuple[Migration, ...] = (
+CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
         "audit_log",
@@ -119,4 +112,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX IF NOT EXISTS release_steps_release ON release_steps (release_id)",
         ),
     ),
+)
+
+# Versions: 1-3 core, 4 change risk, 5 coverage and tests, 6 perf; applied in version order.
+MIGRATIONS: tuple[Migration, ...] = tuple(
+    sorted(
+        (
+            *CORE_MIGRATIONS,
+            *migrations_risk.MIGRATIONS,
+            *migrations_quality.MIGRATIONS,
+            *migrations_perf.MIGRATIONS,
+        ),
+        key=lambda m: m.version,
+    )
 )

@@ -15,9 +15,11 @@ import requests
 from assets import ALL_ASSETS
 from jobs import ALL_JOBS, approve_release_job, start_release_job
 from prodsprint_dagster.config import load_config
+from prodsprint_dagster.git import GitClient
 from prodsprint_dagster.registry import add_repo
 from prodsprint_dagster.release import ReleaseStore
 from prodsprint_dagster.release.local import LocalTarget
+from prodsprint_dagster.stages.hotfix import hotfix_branch_name
 from prodsprint_dagster.store import HistoryStore
 from sensors import release_sensor
 
@@ -197,6 +199,15 @@ def test_a_good_release_is_promoted_and_a_bad_one_rolled_back(project, resources
     assert "incident.recorded" in [
         r["action"] for r in HistoryStore(cfg.history_path).query_audit(repo="orders")
     ]
+
+    # The hotfix branch reverts the bad change on top of the tracked branch: app.py is the
+    # good version again, and the branch is recorded in the audit log.
+    git = GitClient(cfg.git_path)
+    hotfix = git.resolve_branch("orders", hotfix_branch_name(bad))
+    assert git.read_file("orders", hotfix, "app.py") == git.read_file("orders", good, "app.py")
+    assert git.commit_info("orders", hotfix).parents == (bad,)
+    [row] = HistoryStore(cfg.history_path).query_audit(repo="orders", action="release.hotfix")
+    assert row["refs"]["commit"] == hotfix and row["refs"]["reverts"] == f"{good[:12]}..{bad[:12]}"
 
 
 def test_cli_release_start_follow_status_and_refusals(project, resources, service_repo):

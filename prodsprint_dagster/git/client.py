@@ -31,6 +31,7 @@ from prodsprint_dagster.names import (
 )
 
 # Transports git may use; ext:: and fd:: run commands and are never allowed.
+DEFAULT_AUTHOR = "ProdSprint <prodsprint@localhost>"
 _ALLOWED_PROTOCOLS = "file:git:http:https:ssh"
 _HARDENING = (
     "-c", "protocol.allow=never",
@@ -132,6 +133,17 @@ class GitClient:
             raise GitError(f"repository {repo}: branch {branch!r} does not exist")
         return out.strip()
 
+    def is_ancestor(self, repo: str, older: str, newer: str) -> bool:
+        """Whether ``older`` is reachable from ``newer`` in the mirror."""
+        validate_sha(older)
+        validate_sha(newer)
+        proc_out = self._git(
+            ["merge-base", "--is-ancestor", older, newer], cwd=self.mirror_path(repo),
+            what=f"compare {older[:12]} and {newer[:12]}", ok_codes=(0, 1, 128),
+            status=True,
+        )  # fmt: skip
+        return proc_out == "0"
+
     def commit_info(self, repo: str, sha: str) -> CommitInfo:
         validate_sha(sha)
         mirror = self.mirror_path(repo)
@@ -202,51 +214,89 @@ class GitClient:
         files: Mapping[str, str],
         *,
         message: str,
-        author: str = "ProdSprint <prodsprint@localhost>",
+        author: str = DEFAULT_AUTHOR,
         push: bool = False,
     ) -> str:
         """Commit ``files`` on top of ``base_sha`` as ``branch`` in the mirror; returns the sha.
 
         The commit is made in a throw-away work tree of the mirror, never in a user's checkout.
-        Re-running with the same content reuses the branch when its tree is already identical.
         With ``push`` the branch (ProdSprint's own, forced) is pushed to the repository's remote.
         """
+        with self._scratch_tree(repo, base_sha, branch) as (mirror, tree):
+            for rel, text in sorted(files.items()):
+                target = (tree / validate_artifact_name(rel)).resolve()
+                if not target.is_relative_to(tree.resolve()):
+                    raise GitError(f"refusing to write {rel!r} outside the work tree")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8")
+            self._git(["add", "--all", "--", "."], cwd=tree, what=f"stage {branch}")
+            self._git(["commit", "--quiet", "--allow-empty", "--no-gpg-sign", "-m", message],
+                      cwd=tree, what=f"commit {branch}", env=_ident(author))  # fmt: skip
+            return self._publish(mirror, tree, branch, push)
+
+    def revert_to_branch(
+        self,
+        repo: str,
+        base_sha: str,
+        bad_sha: str,
+        branch: str,
+        *,
+        message: str,
+        since_sha: str | None = None,
+        author: str = DEFAULT_AUTHOR,
+        push: bool = False,
+    ) -> str:
+        """One commit on top of ``base_sha`` that reverts ``bad_sha`` (with ``since_sha``: every
+        commit after it up to ``bad_sha``), as ``branch``; returns the sha.
+
+        A revert that does not apply cleanly (later commits touched the same lines) raises a
+        GitError naming the conflict; nothing is left behind in the mirror.
+        """
+        validate_sha(bad_sha)
+        if since_sha is not None:
+            validate_sha(since_sha)
+        what = f"{since_sha}..{bad_sha}" if since_sha else bad_sha
+        with self._scratch_tree(repo, base_sha, branch) as (mirror, tree):
+            try:
+                # -m 1: a merge in the range is reverted against its first parent.
+                self._git(["revert", "--no-commit", "-m", "1", "--end-of-options", what],
+                          cwd=tree, what=f"revert {what}", env=_ident(author))  # fmt: skip
+            except GitError as exc:
+                raise GitError(
+                    f"{what} does not revert cleanly on {base_sha[:12]}: {exc}"
+                ) from None
+            self._git(["commit", "--quiet", "--allow-empty", "--no-gpg-sign", "-m", message],
+                      cwd=tree, what=f"commit {branch}", env=_ident(author))  # fmt: skip
+            return self._publish(mirror, tree, branch, push)
+
+    @contextmanager
+    def _scratch_tree(self, repo: str, base_sha: str, branch: str) -> Iterator[tuple[Path, Path]]:
+        """(mirror, work tree at ``base_sha``), locked; the work tree is removed afterwards."""
         validate_sha(base_sha)
         validate_branch(branch)
         mirror = self.mirror_path(repo)
         self._require_commit(mirror, repo, base_sha)
-        name, _, email = author.partition(" <")
-        ident = {
-            "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email.rstrip(">"),
-            "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email.rstrip(">"),
-        }  # fmt: skip
         with self._lock(mirror):
             work = Path(tempfile.mkdtemp(prefix="branch-", dir=self.root))
             tree = work / "tree"
             try:
                 self._git(["worktree", "add", "--detach", "--quiet", "--", str(tree), base_sha],
                           cwd=mirror, what=f"prepare {branch}")  # fmt: skip
-                for rel, text in sorted(files.items()):
-                    target = (tree / validate_artifact_name(rel)).resolve()
-                    if not target.is_relative_to(tree.resolve()):
-                        raise GitError(f"refusing to write {rel!r} outside the work tree")
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_text(text, encoding="utf-8")
-                self._git(["add", "--all", "--", "."], cwd=tree, what=f"stage {branch}")
-                self._git(["commit", "--quiet", "--allow-empty", "--no-gpg-sign", "-m", message],
-                          cwd=tree, what=f"commit {branch}", env=ident)  # fmt: skip
-                sha = self._git(["rev-parse", "HEAD"], cwd=tree, what="read commit").strip()
-                self._git(["update-ref", "--", f"refs/heads/{branch}", sha], cwd=mirror,
-                          what=f"update {branch}")  # fmt: skip
-                if push:
-                    # The branch is ProdSprint's own (prodsprint/...), so a forced update of
-                    # that one ref is safe; the mirror flag is lifted only for this push.
-                    self._git(["-c", "remote.origin.mirror=false", "push", "--force", "--quiet",
-                               "origin", "--", f"refs/heads/{branch}:refs/heads/{branch}"],
-                              cwd=mirror, what=f"push {branch}")  # fmt: skip
+                yield mirror, tree
             finally:
                 shutil.rmtree(work, ignore_errors=True)
                 self._git(["worktree", "prune"], cwd=mirror, what="prune work trees")
+
+    def _publish(self, mirror: Path, tree: Path, branch: str, push: bool) -> str:
+        sha = self._git(["rev-parse", "HEAD"], cwd=tree, what="read commit").strip()
+        self._git(["update-ref", "--", f"refs/heads/{branch}", sha], cwd=mirror,
+                  what=f"update {branch}")  # fmt: skip
+        if push:
+            # The branch is ProdSprint's own (prodsprint/...), so a forced update of that one
+            # ref is safe; the mirror flag is lifted only for this push.
+            self._git(["-c", "remote.origin.mirror=false", "push", "--force", "--quiet",
+                       "origin", "--", f"refs/heads/{branch}:refs/heads/{branch}"],
+                      cwd=mirror, what=f"push {branch}")  # fmt: skip
         return sha
 
     def read_file(self, repo: str, sha: str, path: str) -> str | None:
@@ -285,6 +335,7 @@ class GitClient:
         cwd: Path | None = None,
         ok_codes=(0,),
         env: Mapping[str, str] | None = None,
+        status: bool = False,
     ) -> str:
         cmd = ["git", *_HARDENING, *args]
         try:
@@ -296,7 +347,14 @@ class GitClient:
             raise GitError(f"git timed out after {self.timeout:.0f}s trying to {what}") from None
         if proc.returncode not in ok_codes:
             raise GitError(f"git failed to {what}: {_last_line(proc.stderr)}")
-        return proc.stdout
+        return str(proc.returncode) if status else proc.stdout
+
+
+def _ident(author: str) -> dict[str, str]:
+    name, _, email = author.partition(" <")
+    email = email.rstrip(">")
+    return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+            "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}  # fmt: skip
 
 
 def git_env() -> dict[str, str]:

@@ -124,6 +124,29 @@ def _migrations_for(audit: dict[str, Any], root: str | None) -> list[tuple[str, 
     return sorted(out)
 
 
+def _irreversible_migration_notes(audit: dict[str, Any]) -> list[dict[str, str]]:
+    """Warn before approval: a rollback moves the application back, never the database."""
+    notes = []
+    for mig in audit.get("migrations") or []:
+        missing = [str(e).rsplit(":", 1)[0] for e in mig.get("without_down") or []]
+        if not missing:
+            continue
+        shown = ", ".join(missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
+        notes.append(
+            note(
+                "warning",
+                "irreversible_migrations",
+                f"{len(missing)} {mig.get('tool')} migration(s) in {mig.get('path')} have no down "
+                f"step ({shown}): a rollback returns the application to the last good version "
+                "but leaves the database migrated, so the old version must work with the new "
+                "schema (expand/contract)",
+            )
+        )
+    return notes
+
+
 def _check_audit(audit: Any) -> None:
     if not isinstance(audit, dict):
         raise PlanError(f"audit report must be a JSON object, got {type(audit).__name__}")
@@ -234,6 +257,7 @@ def build_model(audit: dict[str, Any], *, repo: str, commit: str) -> Model:
         seen.update(m[1] for m in mine)
         deduped.append(replace(svc, migrations=mine))
 
+    notes.extend(_irreversible_migration_notes(audit))
     engines = sorted({str(d.get("engine")) for d in audit.get("datastores") or []})
     sql = [SQL_ENGINES[e] for e in engines if e in SQL_ENGINES]
     if len(set(sql)) > 1:

@@ -45,10 +45,10 @@ from prodsprint_dagster.release.incidents import (
 )
 from prodsprint_dagster.release.judge import Samples, judge
 from prodsprint_dagster.release.plan import deadline_for, judge_policy_for, step_deadline
-from prodsprint_dagster.release.state import Release, ReleaseStore, next_action
+from prodsprint_dagster.release.state import Release, ReleaseStore, next_action, state_label
 from prodsprint_dagster.release.target import DeployError
 from prodsprint_dagster.store.artifacts import ArtifactIO
-from prodsprint_dagster.store.history import HistoryStore
+from prodsprint_dagster.store.history import AuditEntry, HistoryStore
 
 STAGING = "staging"
 # Load generated on a ``generate_load`` verdict when settings["load_rps"] is not set.
@@ -865,6 +865,43 @@ class Conductor:
             moved, "promote", "promoted", why, step=release.step_index,
             details={"previous_good": previous},
         )  # fmt: skip
+
+    def pass_gate(
+        self,
+        release_id: str,
+        service_spec: Mapping[str, Any],
+        *,
+        actor: str,
+        run_id: str | None,
+    ) -> Outcome:
+        """What a person's promote means: at a manual gate before the last step, run the next
+        step; at the last step (or when promotion is due anyway), promote. Anywhere else the
+        promote is refused, so a click cannot skip analysis or a pause."""
+        release = self.store.get(release_id)
+        action = next_action(release, self._now())
+        if action.kind == "promote":
+            return self.promote(release_id, actor=actor, run_id=run_id)
+        if action.kind != "manual_gate" or release.state != "canary":
+            raise IllegalTransition(
+                f"release {release.id} is not at a manual gate ({state_label(release)}: "
+                f"{action.reason})",
+                from_state=release.state,
+                to_state="promoted",
+            )
+        index = int(release.step_index)
+        self.history.append_audit(
+            AuditEntry(
+                action="release.gate_passed", actor=actor, repo=release.repo,
+                commit=release.commit_sha, reason=f"promoted by hand at step {index}: "
+                f"{action.reason}", refs={"release_id": release.id, "step": index},
+                run_id=run_id,
+            )
+        )  # fmt: skip
+        if index >= release.last_step_index:
+            return self.promote(release_id, actor=actor, run_id=run_id)
+        return self.canary_step(
+            release_id, service_spec, actor=actor, run_id=run_id, expect_step=index + 1
+        )
 
     # -- rollback ----------------------------------------------------------------------------
 

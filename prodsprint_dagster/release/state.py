@@ -873,7 +873,7 @@ def next_action(
         return Action("none", f"release is {release.state}")
     if last_run_failed:
         run = release.last_run_id or "the last run"
-        return Action("rollback", f"{run} failed while the release was {_label_of(release)}")
+        return Action("rollback", f"{run} failed while the release was {state_label(release)}")
     if release.paused(now):
         until = None if release.paused_until == PAUSED_INDEFINITELY else release.paused_until
         text = f"until {until.isoformat()}" if until else "until resumed"
@@ -881,7 +881,7 @@ def next_action(
     if release.deadline_at is not None and now >= release.deadline_at:
         return Action(
             "rollback",
-            f"stuck in {_label_of(release)} past its deadline {release.deadline_at.isoformat()}",
+            f"stuck in {state_label(release)} past its deadline {release.deadline_at.isoformat()}",
         )
     simple = {
         "planned": Action("manual_gate", "awaiting approval"),
@@ -950,5 +950,5 @@ def next_action(
     return Action("canary_step", f"step {index} passed", step=index + 1)
 
 
-def _label_of(release: Release) -> str:
+def state_label(release: Release) -> str:
     return _label(release.state, release.step_index)

@@ -18,6 +18,7 @@ from prodsprint_dagster.errors import ProdSprintError
 from prodsprint_dagster.release import Conductor, Release, ReleaseStore
 from prodsprint_dagster.runtime import python_runtime
 from prodsprint_dagster.stages.context import StageContext
+from prodsprint_dagster.stages.hotfix import open_hotfix
 from prodsprint_dagster.stages.plan import plan_artifact
 
 # $PORT / ${PORT} / ${PORT:-8000} in a start command -> the port the target assigns.
@@ -134,8 +135,9 @@ def run_release_action(
     elif action == "canary_step":
         outcome = conductor.canary_step(release_id, service_spec_for(ctx, commit), actor=actor,
                                         run_id=run_id)  # fmt: skip
-    elif action == "promote":
-        outcome = conductor.promote(release_id, actor=actor, run_id=run_id)
+    elif action == "promote":  # the sensor's promotion, or a person passing a manual gate
+        outcome = conductor.pass_gate(release_id, service_spec_for(ctx, commit), actor=actor,
+                                      run_id=run_id)  # fmt: skip
     elif action == "rollback":
         if release.terminal:  # the failure sensor and release_sensor may both ask
             return {"action": "rollback", "outcome": "skipped",
@@ -144,4 +146,20 @@ def run_release_action(
                                      run_id=run_id)  # fmt: skip
     else:
         raise ProdSprintError(f"unknown release action {action!r}")
-    return outcome.to_dict()
+    result = outcome.to_dict()
+    if outcome.outcome == "rolled_back":
+        result["details"]["database"] = database_after_rollback(ctx, outcome.release)
+        result["details"]["hotfix"] = open_hotfix(ctx, outcome.release, actor=actor)
+    return result
+
+
+def database_after_rollback(ctx: StageContext, release: Release) -> dict[str, Any]:
+    """What the rollback did not undo: migrations without a down step, as the plan warned."""
+    plan = ctx.load(release.commit_sha, plan_artifact(release.target, "plan.json")) or {}
+    warned = [
+        n["message"] for n in plan.get("notes") or [] if n["code"] == "irreversible_migrations"
+    ]
+    if not warned:
+        return {"rolled_back": None, "note": "the plan found no migration without a down step"}
+    note = "the application is back on the last good version; the schema is not"
+    return {"rolled_back": False, "warnings": warned, "note": note}

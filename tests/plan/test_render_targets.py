@@ -168,6 +168,19 @@ def test_migrations_run_as_pre_upgrade_hook(audit_reports):
     kubernetes_validate.validate(job, K8S_VERSION, strict=True)
 
 
+def test_migrations_without_down_step_are_warned_before_approval(audit_reports):
+    shop = _plan(audit_reports, "shop-api", "local")
+    assert not [n for n in shop["notes"] if n["code"] == "irreversible_migrations"]
+    audit = json.loads(json.dumps(audit_reports["shop-api"]))
+    [mig] = audit["migrations"]
+    mig.update(has_down=False, without_down=["migrations/versions/0002_drop_column.py:1"])
+    plan = render_plan(audit, target="local", repo="shop-api", commit="abc")
+    [warning] = [n for n in plan["notes"] if n["code"] == "irreversible_migrations"]
+    assert warning["severity"] == "warning"
+    assert "0002_drop_column.py" in warning["message"]
+    assert "leaves the database migrated" in warning["message"]
+
+
 def test_worker_becomes_a_deployment(audit_reports):
     audit = json.loads(json.dumps(audit_reports["compose"]))
     worker = dict(audit["services"][0], name="jobs", role="worker", port=None)

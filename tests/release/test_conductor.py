@@ -263,6 +263,43 @@ def test_bad_canary_fails_the_first_step_and_rolls_back_in_the_same_call(env) ->
     assert "s3cret-value" not in postmortem
 
 
+MANUAL_PLAN = {
+    **PLAN,
+    "steps": [
+        {"weight": 5, "pause_seconds": 0, "analysis": True, "manual": True},
+        {"weight": 25, "pause_seconds": 0, "analysis": True, "manual": False},
+        {"weight": 100, "pause_seconds": 0, "analysis": False, "manual": False},
+    ],
+}
+
+
+def test_a_manual_step_waits_for_a_person_and_promote_runs_the_next_step(env) -> None:
+    first_release(env)
+    c, service = env.conductor, spec(env, GOOD)
+    rel = c.start(REPO, GOOD, "p-good", MANUAL_PLAN, service, actor="cli:alice", reason="ok")
+    with pytest.raises(IllegalTransition, match="not at a manual gate"):
+        c.pass_gate(rel.id, service, actor="cli:bob", run_id="early")
+    for n, expected in enumerate(("applied", "staging", "passed")):
+        out = c.run_next(rel.id, service, files(GOOD), actor="sensor", run_id=f"r{n}")
+        assert out.outcome == expected, out.to_dict()
+    # Step 0 passed and is manual: the sensor does nothing, however often it asks.
+    waiting = c.run_next(rel.id, service, None, actor="sensor", run_id="tick")
+    assert (waiting.action, waiting.outcome) == ("manual_gate", "skipped")
+    assert env.store.get(rel.id).step_index == 0
+    # A person's promote runs the next step (analysed, not skipped), then the sensor finishes.
+    passed = c.pass_gate(rel.id, service, actor="cli:bob", run_id="by-hand")
+    assert (passed.action, passed.outcome, passed.step) == ("canary_step", "passed", 1)
+    assert passed.verdict["overall"] == "pass"
+    rest = [c.run_next(rel.id, service, None, actor="sensor", run_id=f"s{n}") for n in range(2)]
+    assert [(o.action, o.outcome) for o in rest] == [
+        ("canary_step", "passed"), ("promote", "promoted")
+    ]  # fmt: skip
+    [gate] = env.history.query_audit(repo=REPO, action="release.gate_passed")
+    assert gate["actor"] == "cli:bob" and gate["refs"] == {"release_id": rel.id, "step": 0}
+    with pytest.raises(IllegalTransition, match="not at a manual gate"):
+        c.pass_gate(rel.id, service, actor="cli:bob", run_id="late")
+
+
 def test_terraform_failure_leaves_the_release_approved(env) -> None:
     c = env.conductor
     service = spec(env, V1)

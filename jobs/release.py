@@ -1,8 +1,9 @@
 """Release jobs: each run performs exactly one transition of a release, visible in the UI.
 
 `start_release_job` creates the release of an approved commit; `apply_job`,
-`deploy_staging_job`, `canary_step_job`, `promote_job` and `rollback_job` each move it one
-step (release_sensor launches them; `promote_job` is also how a person passes a manual
+`deploy_staging_job`, `canary_step_job`, `bluegreen_switch_job` (a blue/green release's switch
+to 100 % with post-promotion analysis and switch-back), `promote_job` and `rollback_job` each
+move it one step (release_sensor launches them; `promote_job` is also how a person passes a manual
 gate). None runs in the `history_db` pool: a canary step soaks for minutes, and the release
 store's writes are short and retried on lock conflicts.
 """
@@ -12,7 +13,9 @@ import dagster as dg
 from prodsprint_dagster.constants import TAG_RELEASE, TAG_REPO
 from resources import StagesResource
 
-RELEASE_ACTIONS = ("apply", "deploy_staging", "canary_step", "promote", "rollback")
+RELEASE_ACTIONS = (
+    "apply", "deploy_staging", "canary_step", "bluegreen_switch", "promote", "rollback"
+)  # fmt: skip
 
 
 class StartReleaseConfig(dg.Config):
@@ -82,10 +85,10 @@ def _action_job(action: str) -> dg.JobDefinition:
     return action_job
 
 
-apply_job, deploy_staging_job, canary_step_job, promote_job, rollback_job = (
-    _action_job(a) for a in RELEASE_ACTIONS
-)
-RELEASE_JOBS = [apply_job, deploy_staging_job, canary_step_job, promote_job, rollback_job]
+(apply_job, deploy_staging_job, canary_step_job, bluegreen_switch_job, promote_job,
+ rollback_job) = (_action_job(a) for a in RELEASE_ACTIONS)  # fmt: skip
+RELEASE_JOBS = [apply_job, deploy_staging_job, canary_step_job, bluegreen_switch_job,
+                promote_job, rollback_job]  # fmt: skip
 
 
 def release_run_config(repo: str, release_id: str, action: str, reason: str | None = None):

@@ -27,6 +27,7 @@ _JOB_FOR = {
     "apply": "apply_job",
     "deploy_staging": "deploy_staging_job",
     "canary_step": "canary_step_job",
+    "bluegreen_switch": "bluegreen_switch_job",
     "promote": "promote_job",
     "rollback": "rollback_job",
 }

@@ -269,7 +269,9 @@ def release_start(ctx: Ctx, repo: str, commit: str | None, follow: bool):
     while follow:
         rel = store.get(rel.id)
         action = next_action(rel, stage.clock())
-        if action.kind not in ("apply", "deploy_staging", "canary_step", "promote", "rollback"):
+        if action.kind not in (
+            "apply", "deploy_staging", "canary_step", "bluegreen_switch", "promote", "rollback"
+        ):  # fmt: skip
             break
         err.print(f"{rel.id}: {action.kind} {'' if action.step is None else action.step}")
         outcome = run_release_action(stage, rel.id, action.kind, actor=actor(),

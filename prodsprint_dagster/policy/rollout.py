@@ -79,6 +79,14 @@ def validate_rollout(config: Any, where: str) -> dict[str, Any]:
             )
         if steps[-1]["weight"] != 100:
             raise PolicyError(f"{at}.steps: the last step must reach weight 100")
+        if strategy == "bluegreen" and (
+            [st["weight"] for st in steps] != [0, 100] or not steps[0]["analysis"]
+        ):
+            raise PolicyError(
+                f"{at}.steps: a bluegreen rollout has two steps: weight 0 with analysis (the "
+                "pre-promotion analysis on preview traffic), then weight 100 (the switch, with "
+                "post-promotion analysis when `analysis: true`)"
+            )
         band_analysis = (
             _analysis(spec["analysis"], f"{at}.analysis") if "analysis" in spec else analysis
         )

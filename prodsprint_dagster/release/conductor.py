@@ -29,7 +29,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -208,9 +208,11 @@ class LoadGenerator:
         *,
         workers: int = 8,
         timeout: float = 10.0,
+        headers: Mapping[str, str] | None = None,
     ):
         if rps <= 0:
             raise ReleaseError("load_rps must be positive")
+        self.headers = {"User-Agent": "prodsprint-load", **(headers or {})}
         parts = urlsplit(base_url)
         if parts.scheme != "http" or not parts.hostname:
             raise ReleaseError(f"load can only be generated against http:// URLs, not {base_url}")
@@ -272,7 +274,7 @@ class LoadGenerator:
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-                conn.request("GET", next(paths), headers={"User-Agent": "prodsprint-load"})
+                conn.request("GET", next(paths), headers=self.headers)
                 resp = conn.getresponse()
                 resp.read()
                 status = resp.status
@@ -542,18 +544,40 @@ class Conductor:
         return min(pause, float(cap)) if cap is not None else pause
 
     def _soak(
-        self, url: str, spec: ServiceSpec, seconds: float, rps: float | None
+        self,
+        url: str,
+        spec: ServiceSpec,
+        seconds: float,
+        rps: float | None,
+        preview: Mapping[str, str] | None = None,
     ) -> dict[str, Any] | None:
+        """Wait out the window, with load when ``rps`` is set. A blue/green preview gets the
+        same load twice, once to the active version and once (with the ``preview`` headers)
+        to the preview, since no user reaches a preview."""
         if seconds <= 0:
             return None
+        if preview is not None:
+            rps = rps or DEFAULT_LOAD_RPS
         if not rps:
             self.sleep(seconds)
             return None
         workers = int(self.settings.get("load_workers", 8))
         timeout = float(self.settings.get("request_timeout", 10.0))
-        with LoadGenerator(url, spec.load_paths, rps, workers=workers, timeout=timeout) as load:
+        with contextlib.ExitStack() as stack:
+            load = stack.enter_context(
+                LoadGenerator(url, spec.load_paths, rps, workers=workers, timeout=timeout)
+            )
+            if preview is not None:
+                shadow = stack.enter_context(
+                    LoadGenerator(
+                        url, spec.load_paths, rps, workers=workers, timeout=timeout, headers=preview
+                    )
+                )
             self.sleep(seconds)
-        return load.stats()
+        stats = load.stats()
+        if preview is not None:
+            stats["preview"] = shadow.stats()
+        return stats
 
     def _enter_step(
         self, release: Release, run_id: str | None, actor: str, expect_step: int | None
@@ -755,81 +779,100 @@ class Conductor:
         if weight < 100:
             weights[stable] = 100 - weight
         target.set_weights(spec.service, weights)
-        load = self._soak(url, spec, window, rps)
-        if not step.get("analysis"):
-            until = time.time()
-            why = f"step {index} ({weight}%) has no analysis; soaked {window:g}s"
-            doc = {
-                "overall": "not_analysed",
-                "score": None,
-                "action": "continue",
-                "reason": why,
-                "metrics": [],
-                "numbers": {},
-                "load": load,
-                "window": {"since": since, "until": until, "seconds": round(until - since, 3)},
-            }
-            moved = self.store.record_step(
-                release.id, step_index=index, actor=actor, verdict=doc, state="passed",
-                reason=why, run_id=run_id, now=self._now(),
-                deadline=self._after_step_deadline(release, index, "continue"),
-            )  # fmt: skip
-            return Outcome(moved, "canary_step", "passed", why, step=index, verdict=doc)
-        policy = judge_policy_for(release.rollout, self.settings.get("canary_judge"))
-        baseline = self._baseline_since(release, index) if weight >= 100 else None
-        verdict, samples = self._judge(release, target, spec, stable, since, baseline, policy)
-        followed = None
-        if verdict.overall == "no_data":
-            # Follow the judge's advice once, then judge the whole (longer) window again.
-            if verdict.action == "extend_window":
-                factor = verdict.numbers.get("window_factor") or policy.max_window_extension
-                factor = min(float(factor), policy.max_window_extension)
-                # Half again what the shortfall suggests: small counts are noisy.
-                extra = max(0.5, window * max(0.5, factor * 1.5 - 1))
-                extra_load = self._soak(url, spec, extra, rps)
-            else:
-                base = float(rps or DEFAULT_LOAD_RPS)
-                boosted = min(
-                    base * (policy.max_window_extension if rps else 1.0),
-                    float(self.settings.get("max_load_rps", DEFAULT_MAX_LOAD_RPS)),
-                )
-                extra = max(window, 1.0)
-                extra_load = self._soak(url, spec, extra, boosted)
-            followed = {"action": verdict.action, "extra_seconds": round(extra, 3),
-                        "load": extra_load, "first": verdict.reason}  # fmt: skip
+        with self._previewing(release, target, spec, weight) as preview:
+            load = self._soak(url, spec, window, rps, preview)
+            if not step.get("analysis"):
+                until = time.time()
+                why = f"step {index} ({weight}%) has no analysis; soaked {window:g}s"
+                doc = {
+                    "overall": "not_analysed",
+                    "score": None,
+                    "action": "continue",
+                    "reason": why,
+                    "metrics": [],
+                    "numbers": {},
+                    "load": load,
+                    "window": {"since": since, "until": until, "seconds": round(until - since, 3)},
+                }
+                moved = self.store.record_step(
+                    release.id, step_index=index, actor=actor, verdict=doc, state="passed",
+                    reason=why, run_id=run_id, now=self._now(),
+                    deadline=self._after_step_deadline(release, index, "continue"),
+                )  # fmt: skip
+                return Outcome(moved, "canary_step", "passed", why, step=index, verdict=doc)
+            policy = judge_policy_for(release.rollout, self.settings.get("canary_judge"))
+            baseline = self._baseline_since(release, index) if weight >= 100 else None
             verdict, samples = self._judge(release, target, spec, stable, since, baseline, policy)
-        until = time.time()
-        doc = verdict.to_dict()
-        doc["window"] = {"since": since, "until": until, "seconds": round(until - since, 3)}
-        doc["samples"] = samples
-        doc["weights"] = weights
-        doc["load"] = load
-        if baseline is not None:
-            doc["baseline_since"] = baseline
-        if followed:
-            doc["followed"] = followed
-        if verdict.action == "rollback":
-            detected = time.time()
-            target.rollback(spec.service)  # all traffic back to stable, canary drained, stopped
-            stable_at = time.time()
-            return self._roll_back(
-                release, f"canary step {index} ({weight}%) failed: {verdict.reason}",
-                actor=actor, run_id=run_id, verdict=doc, detected_at=detected,
-                stable_at=stable_at, spec=spec.public(), app={"prod": f"back on {stable}"},
+            followed = None
+            if verdict.overall == "no_data":
+                # Follow the judge's advice once, then judge the whole (longer) window again.
+                if verdict.action == "extend_window":
+                    factor = verdict.numbers.get("window_factor") or policy.max_window_extension
+                    factor = min(float(factor), policy.max_window_extension)
+                    # Half again what the shortfall suggests: small counts are noisy.
+                    extra = max(0.5, window * max(0.5, factor * 1.5 - 1))
+                    extra_load = self._soak(url, spec, extra, rps, preview)
+                else:
+                    base = float(rps or DEFAULT_LOAD_RPS)
+                    boosted = min(
+                        base * (policy.max_window_extension if rps else 1.0),
+                        float(self.settings.get("max_load_rps", DEFAULT_MAX_LOAD_RPS)),
+                    )
+                    extra = max(window, 1.0)
+                    extra_load = self._soak(url, spec, extra, boosted, preview)
+                followed = {"action": verdict.action, "extra_seconds": round(extra, 3),
+                            "load": extra_load, "first": verdict.reason}  # fmt: skip
+                verdict, samples = self._judge(
+                    release, target, spec, stable, since, baseline, policy
+                )
+            until = time.time()
+            doc = verdict.to_dict()
+            doc["window"] = {"since": since, "until": until, "seconds": round(until - since, 3)}
+            doc["samples"] = samples
+            doc["weights"] = weights
+            doc["load"] = load
+            if baseline is not None:
+                doc["baseline_since"] = baseline
+            if followed:
+                doc["followed"] = followed
+            if verdict.action == "rollback":
+                detected = time.time()
+                target.rollback(spec.service)  # all traffic back to stable, canary drained, stopped
+                stable_at = time.time()
+                return self._roll_back(
+                    release, f"canary step {index} ({weight}%) failed: {verdict.reason}",
+                    actor=actor, run_id=run_id, verdict=doc, detected_at=detected,
+                    stable_at=stable_at, spec=spec.public(), app={"prod": f"back on {stable}"},
+                )  # fmt: skip
+            if verdict.action != "continue":
+                # no_data / marginal: canary traffic off until the re-run (or a person) decides.
+                target.set_weights(spec.service, {stable: 100})
+            moved = self.store.record_step(
+                release.id, step_index=index, actor=actor, verdict=doc, run_id=run_id,
+                reason=f"step {index} ({weight}%): {verdict.reason}", now=self._now(),
+                deadline=self._after_step_deadline(release, index, verdict.action),
             )  # fmt: skip
-        if verdict.action != "continue":
-            # no_data / marginal: canary traffic off until the re-run (or a person) decides.
-            target.set_weights(spec.service, {stable: 100})
-        moved = self.store.record_step(
-            release.id, step_index=index, actor=actor, verdict=doc, run_id=run_id,
-            reason=f"step {index} ({weight}%): {verdict.reason}", now=self._now(),
-            deadline=self._after_step_deadline(release, index, verdict.action),
-        )  # fmt: skip
-        outcome = {"pass": "passed"}.get(verdict.overall, verdict.overall)
-        return Outcome(
-            moved, "canary_step", outcome, verdict.reason, step=index, verdict=doc,
-            details={"followed": followed} if followed else {},
-        )  # fmt: skip
+            outcome = {"pass": "passed"}.get(verdict.overall, verdict.overall)
+            return Outcome(
+                moved, "canary_step", outcome, verdict.reason, step=index, verdict=doc,
+                details={"followed": followed} if followed else {},
+            )  # fmt: skip
+
+    @contextlib.contextmanager
+    def _previewing(
+        self, release: Release, target: Any, spec: ServiceSpec, weight: int
+    ) -> Iterator[Mapping[str, str] | None]:
+        """A blue/green release's 0 % step is its pre-promotion analysis: the new version is
+        judged on preview traffic (users never reach it); yields the preview request headers."""
+        if release.strategy != "bluegreen" or weight != 0:
+            yield None
+            return
+        headers = target.set_preview(spec.service, spec.version)
+        try:
+            yield headers
+        finally:
+            with contextlib.suppress(Exception):  # the step's own outcome matters more
+                target.set_preview(spec.service, None)
 
     # -- promote -----------------------------------------------------------------------------
 
@@ -1034,7 +1077,7 @@ class Conductor:
             return self.apply(release_id, terraform_files, actor=actor, run_id=run_id)
         if action.kind == "deploy_staging":
             return self.deploy_staging(release_id, service_spec, actor=actor, run_id=run_id)
-        if action.kind == "canary_step":
+        if action.kind in ("canary_step", "bluegreen_switch"):
             return self.canary_step(
                 release_id, service_spec, actor=actor, run_id=run_id, hint=action.hint,
                 expect_step=action.step,

@@ -819,6 +819,7 @@ ACTIONS: tuple[str, ...] = (
     "apply",
     "deploy_staging",
     "canary_step",
+    "bluegreen_switch",
     "wait",
     "manual_gate",
     "promote",
@@ -887,7 +888,9 @@ def next_action(
         "planned": Action("manual_gate", "awaiting approval"),
         "approved": Action("apply", "approved; apply the infrastructure"),
         "applied": Action("deploy_staging", "infrastructure applied; deploy to staging"),
-        "staging": Action("canary_step", "staging is healthy; start the first step", step=0),
+        "staging": Action(
+            step_kind(release, 0), "staging is healthy; start the first step", step=0
+        ),
     }
     if release.state in simple:
         return simple[release.state]
@@ -897,7 +900,7 @@ def next_action(
     outcome = attempt.state if attempt else None
     tried = len(release.attempts(index))
     if outcome is None:
-        return Action("canary_step", f"step {index} has not started", step=index)
+        return Action(step_kind(release, index), f"step {index} has not started", step=index)
     if outcome == "running":
         return Action(
             "wait",
@@ -915,7 +918,7 @@ def next_action(
         if on_marginal != "continue":
             if on_marginal == "extend_window" and tried < max_attempts:
                 return Action(
-                    "canary_step",
+                    step_kind(release, index),
                     f"step {index} marginal (attempt {tried}); analyse again",
                     step=index,
                     hint="extend_window",
@@ -928,7 +931,7 @@ def next_action(
     if outcome == "no_data":
         if tried < max_attempts:
             return Action(
-                "canary_step",
+                step_kind(release, index),
                 f"step {index} had too little data (attempt {tried}); analyse again",
                 step=index,
                 hint=verdict.get("action") or "extend_window",
@@ -947,7 +950,15 @@ def next_action(
         )
     if index >= release.last_step_index:
         return Action("promote", f"the last step ({step['weight']}%) passed")
-    return Action("canary_step", f"step {index} passed", step=index + 1)
+    return Action(step_kind(release, index + 1), f"step {index} passed", step=index + 1)
+
+
+def step_kind(release: Release, index: int) -> str:
+    """``bluegreen_switch`` for a blue/green release's switch to 100 % (after its preview
+    analysis), so the UI shows it as its own job; ``canary_step`` for every other step."""
+    if release.strategy == "bluegreen" and release.plan_steps[index]["weight"] == 100:
+        return "bluegreen_switch"
+    return "canary_step"
 
 
 def state_label(release: Release) -> str:

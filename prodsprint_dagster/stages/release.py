@@ -118,7 +118,9 @@ def start_release(ctx: StageContext, *, actor: str, commit: str | None = None) -
 def run_release_action(
     ctx: StageContext, release_id: str, action: str, *, actor: str, reason: str | None = None
 ) -> dict[str, Any]:
-    """Perform one transition (apply, deploy_staging, canary_step, promote, rollback)."""
+    """Perform one transition (apply, deploy_staging, canary_step, bluegreen_switch, promote,
+    rollback). ``bluegreen_switch`` is the canary step that moves a blue/green release to
+    100 % and runs its post-promotion analysis; a failure switches back in the same call."""
     conductor = conductor_for(ctx)
     release = ReleaseStore(ctx.history).get(release_id)
     if release.repo != ctx.repo.name:
@@ -132,7 +134,9 @@ def run_release_action(
     elif action == "deploy_staging":
         outcome = conductor.deploy_staging(release_id, service_spec_for(ctx, commit),
                                            actor=actor, run_id=run_id)  # fmt: skip
-    elif action == "canary_step":
+    elif action in ("canary_step", "bluegreen_switch"):
+        if action == "bluegreen_switch" and release.strategy != "bluegreen":
+            raise ProdSprintError(f"release {release_id} is a {release.strategy} release")
         outcome = conductor.canary_step(release_id, service_spec_for(ctx, commit), actor=actor,
                                         run_id=run_id)  # fmt: skip
     elif action == "promote":  # the sensor's promotion, or a person passing a manual gate

@@ -96,3 +96,37 @@ def test_rollout_plan_per_band():
     assert all(set(s) == {"weight", "pause_seconds", "analysis", "manual"} for s in high["steps"])
     with pytest.raises(PolicyError, match="risk band"):
         rollout_plan_for("extreme", pack)
+
+
+def _rollout_pack(tmp_path, low_band):
+    directory = tmp_path / "bg"
+    directory.mkdir()
+    bands = dict(load_pack("default").settings["rollout"]["bands"], low=low_band)
+    rollout = {**load_pack("default").settings["rollout"], "bands": bands}
+    (directory / "pack.yaml").write_text(
+        yaml.safe_dump({"name": "bg", "version": "1", "description": "d", "extends": "default",
+                        "settings": {"rollout": rollout}})
+    )  # fmt: skip
+    return load_pack(str(directory))
+
+
+def test_bluegreen_band_is_preview_analysis_then_switch(tmp_path):
+    band = {"strategy": "bluegreen", "steps": [
+        {"weight": 0, "pause_seconds": 300, "analysis": True},
+        {"weight": 100, "pause_seconds": 600, "analysis": True}]}  # fmt: skip
+    plan = rollout_plan_for("low", _rollout_pack(tmp_path, band))
+    assert plan["strategy"] == "bluegreen"
+    assert [(s["weight"], s["analysis"]) for s in plan["steps"]] == [(0, True), (100, True)]
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        [{"weight": 50, "analysis": True}, {"weight": 100}],
+        [{"weight": 0}, {"weight": 100}],
+        [{"weight": 0, "analysis": True}, {"weight": 50}, {"weight": 100}],
+    ],
+)
+def test_bluegreen_band_with_other_steps_is_refused(tmp_path, steps):
+    with pytest.raises(PolicyError, match="bluegreen rollout has two steps"):
+        _rollout_pack(tmp_path, {"strategy": "bluegreen", "steps": steps})

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from prodsprint_dagster.infra import TerraformError, TerraformRunner
-from prodsprint_dagster.release import IllegalTransition, ReleaseStore
+from prodsprint_dagster.release import IllegalTransition, ReleaseStore, next_action
 from prodsprint_dagster.release.conductor import Conductor, Outcome
 from prodsprint_dagster.release.local import LocalTarget, procs
 from prodsprint_dagster.store import ArtifactIO, HistoryStore, LocalArtifactStore
@@ -298,6 +299,57 @@ def test_a_manual_step_waits_for_a_person_and_promote_runs_the_next_step(env) ->
     assert gate["actor"] == "cli:bob" and gate["refs"] == {"release_id": rel.id, "step": 0}
     with pytest.raises(IllegalTransition, match="not at a manual gate"):
         c.pass_gate(rel.id, service, actor="cli:bob", run_id="late")
+
+
+BLUEGREEN_PLAN = {
+    "strategy": "bluegreen",
+    "band": "medium",
+    "steps": [
+        {"weight": 0, "pause_seconds": 60, "analysis": True, "manual": False},
+        {"weight": 100, "pause_seconds": 60, "analysis": True, "manual": False},
+    ],
+    "analysis": {"interval_seconds": 60, "min_samples": 3},
+}
+
+
+def test_bluegreen_judges_the_preview_then_switches_and_promotes(env) -> None:
+    first_release(env)
+    c, service = env.conductor, spec(env, GOOD)
+    rel = c.start(REPO, GOOD, "p-bg", BLUEGREEN_PLAN, service, actor="cli:alice", reason="ok")
+    outs = [c.run_next(rel.id, service, files(GOOD), actor="sensor", run_id=f"r{n}")
+            for n in range(3)]  # fmt: skip
+    assert [(o.action, o.outcome) for o in outs] == [
+        ("apply", "applied"), ("deploy_staging", "staging"), ("canary_step", "passed")
+    ]  # fmt: skip
+    preview = outs[-1].verdict
+    assert preview["weights"] == {GOOD[:7]: 0, V1[:7]: 100} and preview["overall"] == "pass"
+    # The green version was judged on preview traffic that no user request could reach.
+    assert preview["samples"][GOOD[:7]]["requests"] >= 3
+    assert preview["load"]["preview"]["sent"] >= 3
+    assert proxy_versions(env, 20) == [(200, V1[:7])] * 20
+    assert env.factory("prod").describe()["services"]["web"].get("preview") is None
+    # The switch is its own action (bluegreen_switch_job), then promotion.
+    due = next_action(env.store.get(rel.id), datetime.now(UTC))
+    assert (due.kind, due.step) == ("bluegreen_switch", 1)
+    switch = c.run_next(rel.id, service, None, actor="sensor", run_id="switch")
+    assert (switch.action, switch.outcome, switch.step) == ("canary_step", "passed", 1)
+    assert switch.verdict["weights"] == {GOOD[:7]: 100}
+    assert switch.verdict["baseline_since"] == preview["window"]["since"]
+    done = c.run_next(rel.id, service, None, actor="sensor", run_id="promote")
+    assert done.outcome == "promoted"
+    assert proxy_versions(env, 20) == [(200, GOOD[:7])] * 20
+
+
+def test_bluegreen_preview_failure_never_reaches_users(env) -> None:
+    first_release(env)
+    c, service = env.conductor, spec(env, BAD, ERROR_EVERY="10", EXTRA_MS="200")
+    rel = c.start(REPO, BAD, "p-bg", BLUEGREEN_PLAN, service, actor="cli:alice", reason="ok")
+    outs = [c.run_next(rel.id, service, files(BAD), actor="sensor", run_id=f"r{n}")
+            for n in range(3)]  # fmt: skip
+    assert [o.outcome for o in outs] == ["applied", "staging", "rolled_back"]
+    assert outs[-1].verdict["overall"] == "fail" and outs[-1].step == 0
+    assert proxy_versions(env, 20) == [(200, V1[:7])] * 20
+    assert set(env.factory("prod").describe()["services"]["web"]["versions"]) == {V1[:7]}
 
 
 def test_terraform_failure_leaves_the_release_approved(env) -> None:

@@ -47,6 +47,10 @@ else:  # started as a script by the local target: see procs.script_argv
 
 TOKEN_ENV = "PRODSPRINT_PROXY_TOKEN"  # noqa: S105 - the name of the variable
 VERSION_HEADER = "X-ProdSprint-Version"
+# Blue/green preview (Argo Rollouts' previewService): a request carrying the admin token in
+# this header goes to the service's preview version whatever the weights say. Only the
+# release's own analysis load knows the token, so users never reach an unpromoted version.
+PREVIEW_HEADER = "X-ProdSprint-Preview"
 HOP_BY_HOP = frozenset(
     h.lower()
     for h in (
@@ -93,10 +97,13 @@ class Service:
         self.backends: dict[str, Backend] = {}
         self.weighted: list[Backend] = []
         self.total = 0
+        self.preview: Backend | None = None
         self.stats: dict[str, VersionStats] = {}
         self.runner: web.ServerRunner | None = None
 
-    def configure(self, backends: dict[str, str], weights: dict[str, int]) -> None:
+    def configure(
+        self, backends: dict[str, str], weights: dict[str, int], preview: str | None = None
+    ) -> None:
         """Swap the routing table in one step (no await: no request sees half of it)."""
         new: dict[str, Backend] = {}
         for version, url in backends.items():
@@ -105,6 +112,7 @@ class Service:
                 st = self.stats[version] = VersionStats(self.capacity)
             new[version] = Backend(version, url, int(weights.get(version, 0)), st)
         self.backends = new
+        self.preview = new.get(preview) if preview else None
         self.weighted = [b for b in new.values() if b.weight > 0]
         self.total = sum(b.weight for b in self.weighted)
         retired = [v for v in self.stats if v not in new]
@@ -128,6 +136,7 @@ class Service:
             "listen_port": self.listen_port,
             "backends": {v: b.base for v, b in self.backends.items()},
             "weights": {v: b.weight for v, b in self.backends.items()},
+            "preview": self.preview.version if self.preview else None,
             "inflight": {v: st.inflight for v, st in self.stats.items()},
             "requests": {v: st.requests for v, st in self.stats.items()},
         }
@@ -190,6 +199,7 @@ class Proxy:
                 "listen_port": svc.listen_port,
                 "backends": {v: b.base for v, b in svc.backends.items()},
                 "weights": {v: b.weight for v, b in svc.backends.items()},
+                "preview": svc.preview.version if svc.preview else None,
             }
             for name, svc in self.services.items()
         }
@@ -203,11 +213,14 @@ class Proxy:
         unknown = set(weights) - set(backends)
         if unknown:
             raise ValueError(f"weights for versions without a backend: {sorted(unknown)}")
+        preview = route.get("preview")
+        if preview is not None and str(preview) not in backends:
+            raise ValueError(f"preview version {preview!r} has no backend")
         port = int(route.get("listen_port") or 0)
         svc = self.services.get(name)
         if svc is None:
             svc = Service(name, self.capacity)
-        svc.configure(backends, weights)
+        svc.configure(backends, weights, str(preview) if preview is not None else None)
         if svc.runner is None or (port and port != svc.listen_port):
             await self._listen(svc, port)
         self.services[name] = svc
@@ -253,6 +266,10 @@ class Proxy:
 
     async def handle(self, svc: Service, request: web.BaseRequest) -> web.StreamResponse:
         backend = svc.pick()
+        if svc.preview is not None and self.token:
+            asked = request.headers.get(PREVIEW_HEADER)
+            if asked is not None and hmac.compare_digest(asked, self.token):
+                backend = svc.preview
         if backend is None:
             return web.Response(status=503, text=f"no version of {svc.name} takes traffic\n")
         st = backend.stats
@@ -272,7 +289,7 @@ class Proxy:
             st.record(status, loop.time() - start, time.time())
 
     def _request_headers(self, request: web.BaseRequest) -> CIMultiDict[str]:
-        drop = set(HOP_BY_HOP)
+        drop = set(HOP_BY_HOP) | {PREVIEW_HEADER.lower()}  # the token never goes upstream
         for token in request.headers.getall("Connection", ()):
             drop.update(t.strip().lower() for t in token.split(","))
         headers: CIMultiDict[str] = CIMultiDict(

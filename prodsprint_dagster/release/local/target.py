@@ -34,7 +34,7 @@ from filelock import FileLock
 
 from prodsprint_dagster.errors import InvalidNameError
 from prodsprint_dagster.release.local import procs
-from prodsprint_dagster.release.local.proxy import TOKEN_ENV
+from prodsprint_dagster.release.local.proxy import PREVIEW_HEADER, TOKEN_ENV
 from prodsprint_dagster.release.local.supervisor import start_supervisor
 from prodsprint_dagster.release.target import DeployError, MetricSamples, VersionInfo
 
@@ -206,6 +206,7 @@ class LocalTarget:
             "listen_port": svc.get("listen_port") or 0,
             "backends": {v: f"http://127.0.0.1:{i['port']}" for v, i in svc["versions"].items()},
             "weights": {v: w for v, w in svc["weights"].items() if v in svc["versions"]},
+            "preview": svc.get("preview") if svc.get("preview") in svc["versions"] else None,
         }
         answer = self._admin(state, "PUT", f"/services/{quote(service)}", route)
         svc["listen_port"] = answer["listen_port"]
@@ -424,6 +425,20 @@ class LocalTarget:
             svc["weights"] = {v: clean.get(v, 0) for v in svc["versions"]}
             self._ensure_proxy(state)
             self._push(state, service)
+
+    def set_preview(self, service: str, version: str | None) -> dict[str, str]:
+        """Route preview requests to ``version`` (None: no preview); returns the headers a
+        preview request carries. Weights, and so users, are not affected."""
+        with self._locked() as state:
+            svc = self._service(state, service)
+            if version is not None and version not in svc["versions"]:
+                raise DeployError(
+                    f"{self.environment}: {service} has no version {version!r} to preview"
+                )
+            svc["preview"] = version
+            self._ensure_proxy(state)
+            self._push(state, service)
+            return {PREVIEW_HEADER: state["proxy"]["token"]} if version else {}
 
     def metrics(self, service: str, since: float | None = None) -> dict[str, MetricSamples]:
         state = self._load()

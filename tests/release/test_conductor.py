@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 
 from prodsprint_dagster.infra import TerraformError, TerraformRunner
-from prodsprint_dagster.release import IllegalTransition, ReleaseStore, next_action
+from prodsprint_dagster.release import IllegalTransition, ReleaseError, ReleaseStore, next_action
 from prodsprint_dagster.release.conductor import Conductor, Outcome
 from prodsprint_dagster.release.local import LocalTarget, procs
 from prodsprint_dagster.store import ArtifactIO, HistoryStore, LocalArtifactStore
@@ -379,3 +379,66 @@ def test_settings_are_checked() -> None:
     with pytest.raises(Exception, match="unknown conductor settings"):
         Conductor(HistoryStore(Path("/nonexistent/h.duckdb")), None, dict, Path("."),
                   settings={"soak_second": 1})  # fmt: skip
+
+
+STEP_RUN = r"""
+import json, sys
+from pathlib import Path
+from prodsprint_dagster.release.conductor import Conductor
+from prodsprint_dagster.release.local import LocalTarget
+from prodsprint_dagster.store import ArtifactIO, HistoryStore, LocalArtifactStore
+
+a = json.loads(sys.argv[1])
+tmp = Path(a["tmp"])
+conductor = Conductor(
+    HistoryStore(tmp / "history.duckdb"), ArtifactIO(LocalArtifactStore(tmp / "artifacts")),
+    lambda env: LocalTarget(tmp / "release", env, **a["fast"]), tmp / "home",
+    settings={**a["settings"], "soak_seconds": 120.0},
+)
+conductor.canary_step(a["release_id"], a["service"], actor="sensor", run_id="doomed")
+"""
+
+
+def test_a_step_run_killed_mid_soak_is_rolled_back_to_stable(env, tmp_path) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    first_release(env)
+    c, service = env.conductor, spec(env, GOOD)
+    rel = c.start(REPO, GOOD, "p-kill", PLAN, service, actor="cli:alice", reason="ok")
+    for n in range(2):  # apply, staging
+        c.run_next(rel.id, service, files(GOOD), actor="sensor", run_id=f"r{n}")
+    args = {"tmp": str(tmp_path), "fast": FAST, "settings": SETTINGS, "release_id": rel.id,
+            "service": service}  # fmt: skip
+    script = tmp_path / "step_run.py"
+    script.write_text(STEP_RUN)
+    run = subprocess.Popen([sys.executable, str(script), json.dumps(args)], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            attempt = env.store.get(rel.id).latest_attempt()
+            weights = env.factory("prod").describe()["services"]["web"].get("weights") or {}
+            if attempt and attempt.state == "running" and weights.get(GOOD[:7]) == 1:
+                break
+            assert run.poll() is None, "the step run ended before it could be killed"
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the step never started soaking")
+        time.sleep(1.0)
+        os.killpg(run.pid, signal.SIGKILL)  # the run and its load threads vanish mid-soak
+        run.wait(timeout=10)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    orphaned = env.store.get(rel.id)
+    assert orphaned.state == "canary" and orphaned.latest_attempt().state == "running"
+    # Another run cannot take the step over; the sensor sees the dead run and rolls back.
+    with pytest.raises(ReleaseError, match="running in doomed"):
+        c.canary_step(rel.id, service, actor="sensor", run_id="intruder")
+    out = c.run_next(rel.id, service, None, actor="sensor", run_id="r9", last_run_failed=True)
+    assert (out.action, out.release.state) == ("rollback", "rolled_back")
+    assert out.details["app"]["prod"] == f"back on {V1[:7]}"
+    assert proxy_versions(env, 30) == [(200, V1[:7])] * 30
+    assert set(env.factory("prod").describe()["services"]["web"]["versions"]) == {V1[:7]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import click
@@ -359,6 +360,69 @@ def waivers_list(ctx: Ctx, repo: str | None):
         out.print(table)
 
     return {"ok": True, "waivers": items}, human
+
+
+@command(main, "waive")
+@click.argument("repo")
+@click.option("--gate", required=True, help="The gate to waive (vulnerabilities, coverage, ...).")
+@click.option("--finding", default=None,
+              help="Only this finding: a vulnerability id, package@version, a test.")  # fmt: skip
+@click.option("--reason", required=True, help="Why shipping with this is acceptable.")
+@click.option("--ticket", required=True, help="The ticket that tracks the fix.")
+@click.option("--owner", default=None, help="Who answers for it (default: you).")
+@click.option("--expires", required=True,
+              help="When it stops applying: YYYY-MM-DD, ISO date-time, or +Nd.")  # fmt: skip
+def waive(ctx: Ctx, repo, gate, finding, reason, ticket, owner, expires):
+    """Waive a gate (or one finding) for REPO until --expires; audit-logged, never open-ended."""
+    from prodsprint_dagster.policy import Waiver, WaiverStore
+
+    owner = owner or actor().removeprefix("cli:")
+    waiver = WaiverStore(ctx.history()).add(
+        Waiver(
+            repo=repo,
+            gate=gate,
+            finding=finding,
+            reason=reason,
+            ticket=ticket,
+            owner=owner,
+            expires_at=parse_expiry(expires),
+        )
+    )
+    doc = waiver.to_dict(datetime.now(UTC))
+    return {"ok": True, "waiver": doc}, lambda: out.print(
+        f"{doc['id']}: {gate}{'/' + finding if finding else ''} waived for {repo} until "
+        f"{doc['expires_at'][:19]} ({ticket})"
+    )
+
+
+@command(waivers, "revoke")
+@click.argument("waiver_id")
+@click.option("--reason", required=True, help="Why the waiver ends early.")
+def waivers_revoke(ctx: Ctx, waiver_id: str, reason: str):
+    """End a waiver before its expiry (it stays on record as revoked)."""
+    from prodsprint_dagster.policy import WaiverStore
+
+    waiver = WaiverStore(ctx.history()).revoke(waiver_id, actor=actor(), reason=reason)
+    return {"ok": True, "waiver": waiver.to_dict(datetime.now(UTC))}, lambda: out.print(
+        f"{waiver_id} revoked"
+    )
+
+
+def parse_expiry(text: str) -> datetime:
+    """YYYY-MM-DD (end of that day, UTC), an ISO date-time (UTC unless it says), or +Nd."""
+    text = text.strip()
+    try:
+        if text.startswith("+") and text.endswith("d"):
+            return datetime.now(UTC) + timedelta(days=int(text[1:-1]))
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ProdSprintError(
+            f"--expires {text!r}: expected YYYY-MM-DD, an ISO date-time or +Nd"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 @command(main, "demo")

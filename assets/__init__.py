@@ -1,10 +1,34 @@
 """Software-defined assets: thin wrappers that call the engine and describe results for the UI."""
 
 from assets.audit import audit_report
+from assets.coverage import coverage_report
+from assets.perf import perf_baseline
 from assets.plan import deploy_plan
 from assets.readiness import readiness
 from assets.snapshot import repo_snapshot
+from assets.supply_chain import no_plaintext_secrets, sbom, vulnerability_report
 
-ALL_ASSETS = [repo_snapshot, audit_report, deploy_plan, readiness]
+ALL_ASSETS = [
+    repo_snapshot,
+    audit_report,
+    sbom,
+    vulnerability_report,
+    coverage_report,
+    perf_baseline,
+    deploy_plan,
+    readiness,
+]
+ALL_ASSET_CHECKS = [no_plaintext_secrets]
 
-__all__ = ["ALL_ASSETS", "audit_report", "deploy_plan", "readiness", "repo_snapshot"]
+__all__ = [
+    "ALL_ASSETS",
+    "ALL_ASSET_CHECKS",
+    "audit_report",
+    "coverage_report",
+    "deploy_plan",
+    "perf_baseline",
+    "readiness",
+    "repo_snapshot",
+    "sbom",
+    "vulnerability_report",
+]

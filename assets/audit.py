@@ -8,6 +8,7 @@ from collections import Counter
 
 import dagster as dg
 
+from assets.metadata import artifact_link, table
 from prodsprint_dagster.audit import AUDIT_SCHEMA_VERSION, audit_repository, render_markdown
 from prodsprint_dagster.constants import GROUP_READINESS_CHAIN
 from prodsprint_dagster.partitions import repos_partitions
@@ -50,11 +51,11 @@ def audit_report(
         data_version=dg.DataVersion(sha),
         metadata={
             "summary": dg.MetadataValue.md(render_markdown(report)),
-            "services": _table(
+            "services": table(
                 report["services"],
                 ["name", "role", "language", "framework", "port", "port_source", "start_command"],
             ),
-            "gaps": _table(gaps, ["severity", "code", "message", "remediation"]),
+            "gaps": table(gaps, ["severity", "code", "message", "remediation"]),
             "commit": dg.MetadataValue.text(sha),
             "service_count": dg.MetadataValue.int(len(report["services"])),
             "datastore_count": dg.MetadataValue.int(len(report["datastores"])),
@@ -63,9 +64,7 @@ def audit_report(
             "error_gaps": dg.MetadataValue.int(by_severity["error"]),
             "warning_gaps": dg.MetadataValue.int(by_severity["warning"]),
             "files": dg.MetadataValue.int(report["repo"]["files"]),
-            "report": dg.MetadataValue.path(uri.removeprefix("file://"))
-            if uri.startswith("file:")
-            else dg.MetadataValue.url(uri),
+            "report": artifact_link(uri),
         },
     )
     errors = [g for g in gaps if g["severity"] == "error"]
@@ -78,12 +77,3 @@ def audit_report(
             "codes": dg.MetadataValue.text(", ".join(sorted({g["code"] for g in errors})) or "-"),
         },
     )
-
-
-def _table(rows: list[dict], columns: list[str]) -> dg.MetadataValue:
-    schema = dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in columns])
-    records = [
-        dg.TableRecord({c: "" if row.get(c) is None else str(row.get(c)) for c in columns})
-        for row in rows
-    ]
-    return dg.MetadataValue.table(records=records, schema=schema)

@@ -17,10 +17,16 @@ from resources import StagesResource
 CHECK_NO_BLOCKERS = "readiness_has_no_unwaived_blockers"
 
 
+# The gates' inputs are read from the artifacts each stage wrote; these edges make the order
+# (and staleness) visible in the UI. A gate whose asset has not run is "not measured".
+GATE_ASSETS = ["sbom", "vulnerability_report", "coverage_report", "perf_baseline"]
+
+
 @dg.asset(
     partitions_def=repos_partitions,
     group_name=GROUP_READINESS_CHAIN,
     pool=POOL_HISTORY_DB,
+    deps=GATE_ASSETS,
     kinds={"rego"},
     check_specs=[
         dg.AssetCheckSpec(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -24,9 +25,10 @@ from prodsprint_dagster.demo import (
     GOOD_CHANGE,
     build_example_repo,
     commit_change,
+    examples_dir,
 )
 from prodsprint_dagster.errors import ProdSprintError
-from prodsprint_dagster.registry import add_repo, init_config
+from prodsprint_dagster.registry import add_repo, init_config, set_if_absent
 from prodsprint_dagster.store import AuditEntry, HistoryStore
 from sensors import new_commit_sensor
 
@@ -44,6 +46,10 @@ def _stop_local_targets(cfg) -> None:
 STAGE_OF_ASSET = {
     "repo_snapshot": "snapshot",
     "audit_report": "audit",
+    "sbom": "sbom",
+    "vulnerability_report": "vulnerabilities",
+    "coverage_report": "coverage",
+    "perf_baseline": "perf",
     "deploy_plan": "plan",
     "readiness": "readiness",
 }
@@ -72,6 +78,8 @@ def run_demo(
 
     progress("building the example repository")
     repo_path = build_example_repo(cfg.home_path / "demo" / "shop-api")
+    # The bundled OSV fixture database, unless the project configured its own advisories.
+    set_if_absent(config_file, "supply", "osv_db", str(examples_dir() / "osv-db"))
     _, changed = add_repo(
         config_file, DEMO_REPO_NAME, str(repo_path), branch="main", team="demo",
         policy_pack="demo", release=DEMO_RELEASE, replace=True,
@@ -115,7 +123,7 @@ def run_demo(
         outputs[key] = run.output_for_node(key)
     if "readiness" in outputs:
         stages["readiness"] = outputs["readiness"]["verdict"]
-    extra = {}
+    extra = describe_gates(outputs, stages)
     if run.success and outputs.get("readiness", {}).get("verdict") == "ready":
         progress("approving the release")
         approved = _approve(defs, instance, commit)
@@ -161,23 +169,81 @@ def run_demo(
     }
 
 
+def describe_gates(outputs: dict, stages: dict) -> dict:
+    """The gate stages (SBOM, vulnerabilities, coverage, ...) in one line each, and their
+    details for --json."""
+    extra: dict = {}
+    if "sbom" in outputs:
+        sbom = outputs["sbom"]
+        stages["sbom"] = f"{sbom['components']} components (CycloneDX {sbom['spec_version']})"
+        extra["sbom"] = {"components": sbom["components"], "document": sbom["document"],
+                         "by_ecosystem": sbom["by_ecosystem"]}  # fmt: skip
+    if "vulnerability_report" in outputs:
+        report = outputs["vulnerability_report"]
+        findings = report["findings"]
+        stages["vulnerabilities"] = (
+            ", ".join(f"{f['severity']} {f['id']} in {f['package']} {f['version']}"
+                      for f in findings) or "none found"
+        )  # fmt: skip
+        extra["vulnerabilities"] = [
+            {k: f.get(k) for k in ("id", "severity", "package", "version", "fixed_version")}
+            for f in findings
+        ]
+    if "coverage_report" in outputs:
+        cov, tests = outputs["coverage_report"]["coverage"], outputs["coverage_report"]["tests"]
+        percent = cov.get("percent")
+        patch = cov.get("patch_percent")
+        stages["coverage"] = (
+            (f"{percent:.1f}% of lines" if percent is not None else "not measured")
+            + (f", patch {patch:.1f}%" if patch is not None else ", no coverable patch lines")
+            + (f"; {tests.get('passed', 0)}/{tests.get('total', 0)} tests passed" if tests else "")
+        )
+        counts = {k: (tests or {}).get(k) for k in ("total", "passed", "failed", "errors")}
+        extra["coverage"] = {"percent": percent, "patch_percent": patch, "tests": counts}
+    if "perf_baseline" in outputs and (outputs["perf_baseline"] or {}).get("metrics"):
+        perf = outputs["perf_baseline"]
+        m = perf["metrics"]
+        regressed = [r for r in perf.get("regressions") or [] if r.get("verdict") == "regression"]
+        stages["perf"] = (
+            f"p95 {m.get('p95_ms', 0):.1f} ms, errors {100 * m.get('error_ratio', 0):.1f}% at "
+            f"{perf['load']['rate']:g} req/s; "
+            + (f"{len(regressed)} regression(s)" if regressed else
+               "no regression" if perf.get("baseline") else "first baseline")
+        )  # fmt: skip
+        extra["perf"] = {"metrics": m, "regressions": regressed, "k6": perf.get("k6")}
+    return extra
+
+
 def _chain_and_approve(defs, instance, commit: str) -> bool:
+    return _chain(defs, instance, commit) == [] and _approve(defs, instance, commit)
+
+
+def _chain(defs, instance, commit: str) -> list[str]:
+    """Run the readiness chain for ``commit``; returns the failed blocking checks (empty when
+    the chain succeeded with a ready verdict)."""
     tags = {TAG_REPO: DEMO_REPO_NAME, TAG_COMMIT: commit}
     run = defs.resolve_job_def(READINESS_CHAIN_JOB).execute_in_process(
         instance=instance, partition_key=DEMO_REPO_NAME, tags=tags, raise_on_error=False
     )
-    if not run.success or run.output_for_node("readiness")["verdict"] != "ready":
-        return False
-    return _approve(defs, instance, commit)
+    failed = sorted(
+        c.check_name for c in run.get_asset_check_evaluations()
+        if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR
+    )  # fmt: skip
+    if failed or not run.success:
+        return failed or ["readiness_chain_job failed"]
+    verdict = run.output_for_node("readiness")["verdict"]
+    return [] if verdict == "ready" else [f"readiness {verdict}"]
 
 
-def _approve(defs, instance, commit: str) -> bool:
+def _approve(defs, instance, commit: str, waivers: list[dict] | None = None) -> bool:
+    reason = "prodsprint demo: " + (
+        "waived to show the canary judge" if waivers else "every blocking gate passes"
+    )
+    config = {"repo": DEMO_REPO_NAME, "commit": commit, "approver": "demo", "reason": reason}
+    if waivers:
+        config["waivers"] = waivers
     approval = defs.resolve_job_def("approve_release_job").execute_in_process(
-        instance=instance,
-        run_config={"ops": {"approve_release_op": {"config": {
-            "repo": DEMO_REPO_NAME, "commit": commit, "approver": "demo",
-            "reason": "prodsprint demo: every blocking gate passes",
-        }}}},
+        instance=instance, run_config={"ops": {"approve_release_op": {"config": config}}},
         raise_on_error=False,
     )  # fmt: skip
     return approval.success
@@ -233,8 +299,21 @@ def run_release_demo(defs, instance, cfg, repo_path, progress) -> tuple[dict, di
     extra = {"release": {"commit": good, "steps": done["steps"], "canary_outcomes": canaries}}
 
     bad = commit_change(repo_path, BAD_CHANGE)
-    bad_change = {"commit": bad, "rolled_back": False}
-    if _chain_and_approve(defs, instance, bad):
+    bad_change: dict = {"commit": bad, "rolled_back": False}
+    # The perf gate measures the bad change before release and blocks it. To show the second
+    # line of defence, the demo waives that one gate for a day (reason, ticket, expiry: as a
+    # person would) and lets the canary judge catch the change in production traffic.
+    blocked = _chain(defs, instance, bad)
+    bad_change["blocked_before_release_by"] = blocked
+    waivers = [
+        {
+            "gate": "perf",
+            "reason": "demo: let the canary judge catch it",
+            "ticket": "DEMO-1",
+            "expires": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+        }
+    ]
+    if blocked == ["perf_within_budget"] and _approve(defs, instance, bad, waivers):
         rolled = _release(defs, instance, cfg, bad, progress)
         failing = [t for t in rolled["timeline"] if t.get("outcome") == "rolled_back"]
         bad_change.update(

@@ -110,6 +110,19 @@ class DeliveryConfig(_Strict):
     github_api_url: str = "https://api.github.com"
 
 
+class SupplyConfig(_Strict):
+    """Where vulnerability advisories come from (docs/vulnerabilities.md).
+
+    ``osv_db`` is a directory of OSV JSON records or an OSV ``all.zip`` export (relative paths
+    are read from the config file's folder); ``online`` asks OSV's API instead, through a cache
+    under the home. With neither, the vulnerabilities gate is "not measured", never passed.
+    """
+
+    osv_db: str | None = None
+    online: bool = False
+    osv_api_url: str = "https://api.osv.dev"
+
+
 class ProdSprintConfig(_Strict):
     """The whole file, with paths already resolved (see :func:`load_config`)."""
 
@@ -120,6 +133,7 @@ class ProdSprintConfig(_Strict):
     policy: PolicyConfig = PolicyConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     release: ReleaseConfig = ReleaseConfig()
+    supply: SupplyConfig = SupplyConfig()
     # Where the file was read from (not part of the YAML).
     source: str = Field("", exclude=True)
 
@@ -152,6 +166,10 @@ class ProdSprintConfig(_Strict):
     def git_path(self) -> Path:
         return self.home_path / "git"
 
+    @property
+    def osv_cache_path(self) -> Path:
+        return self.home_path / "osv-cache"
+
     def repo(self, name: str) -> RepoConfig:
         for repo in self.repos:
             if repo.name == name:
@@ -180,12 +198,16 @@ def load_config(path: Path | None = None) -> ProdSprintConfig:
         r.model_copy(update={"url": validate_git_url(r.url, base_dir=base)}) for r in cfg.repos
     )
     pack_dirs = tuple(str((base / Path(d).expanduser()).resolve()) for d in cfg.policy.pack_dirs)
+    osv_db = cfg.supply.osv_db
+    if osv_db:
+        osv_db = str((base / Path(osv_db).expanduser()).resolve())
     return cfg.model_copy(
         update={
             "home": str(home.resolve()),
             "repos": repos,
             "source": str(path),
             "policy": cfg.policy.model_copy(update={"pack_dirs": pack_dirs}),
+            "supply": cfg.supply.model_copy(update={"osv_db": osv_db}),
         }
     )
 

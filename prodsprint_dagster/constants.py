@@ -10,6 +10,8 @@ GROUP_READINESS_CHAIN = "readiness_chain"
 
 # Concurrency pools (limits are set in the instance's dagster.yaml that `make setup` writes).
 POOL_HISTORY_DB = "history_db"
+# One perf measurement at a time: two load generators on two cores would measure each other.
+POOL_PERF_LOAD = "perf_load"
 
 # Jobs referenced by name from sensors.
 READINESS_CHAIN_JOB = "readiness_chain_job"

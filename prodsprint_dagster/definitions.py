@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets import ALL_ASSETS
+from assets import ALL_ASSET_CHECKS, ALL_ASSETS
 from jobs import ALL_JOBS
 from prodsprint_dagster.config import ProdSprintConfig, config_path, load_config
 from resources import (
@@ -55,6 +55,7 @@ def build_resources(cfg: ProdSprintConfig) -> dict[str, dg.ConfigurableResource]
 def build_definitions(cfg: ProdSprintConfig) -> dg.Definitions:
     return dg.Definitions(
         assets=ALL_ASSETS,
+        asset_checks=ALL_ASSET_CHECKS,
         jobs=ALL_JOBS,
         sensors=ALL_SENSORS,
         resources=build_resources(cfg),

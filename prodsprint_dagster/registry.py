@@ -69,6 +69,21 @@ def add_repo(
     return cfg.repo(name), changed
 
 
+def set_if_absent(path: Path, section: str, key: str, value) -> bool:
+    """Set ``section.key`` unless the file already sets it; True when it changed the file."""
+    changed = False
+
+    def edit(doc):
+        nonlocal changed
+        block = doc.setdefault(section, {})
+        if block.get(key) is None:
+            block[key] = value
+            changed = True
+
+    _edit(path, edit)
+    return changed
+
+
 def remove_repo(path: Path, name: str) -> None:
     """Unregister ``name``; its history and artifacts are kept."""
 

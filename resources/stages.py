@@ -28,5 +28,6 @@ class StagesResource(dg.ConfigurableResource):
             delivery=cfg.delivery.model_dump(),
             home=cfg.home_path,
             release_settings=(cfg.repo(repo).release or cfg.release).model_dump(exclude_none=True),
+            supply=cfg.supply.model_dump(),
             run_id=run_id,
         )

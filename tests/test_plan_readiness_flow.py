@@ -75,7 +75,8 @@ def test_the_chain_plans_decides_and_approves(project, resources, make_repo):
     decision = result.output_for_node("readiness")
     assert decision["verdict"] == "ready"
     statuses = {i["gate"]: i["status"] for i in decision["items"]}
-    assert statuses["sbom"] == statuses["coverage"] == "not_measured"  # never a silent pass
+    assert statuses["sbom"] == "pass"
+    assert statuses["vulnerabilities"] == "not_measured"  # no OSV source: never a silent pass
     assert statuses["secrets"] == "pass" and statuses["audit"] == "pass"
     [check] = [c for c in result.get_asset_check_evaluations() if c.asset_key.path == ["readiness"]]
     assert check.passed
@@ -162,3 +163,24 @@ def test_no_snapshot_yet_is_a_clear_error(project, make_repo):
     add_repo(project, "fresh", str(repo.path))
     with pytest.raises(ProdSprintError, match="no snapshot yet"):
         StageContext.from_config(load_config(project), "fresh").latest_commit()
+
+
+def test_a_service_without_tests_gets_smoke_tests_in_the_plan_branch(project, resources, make_repo):
+    from assets import audit_report, deploy_plan, repo_snapshot
+
+    repo = make_repo("bare", commits=0)
+    repo.commit("requirements.txt", "flask==3.0.3\ngunicorn==22.0.0\n")
+    repo.commit("app.py", "import os\nfrom flask import Flask\n\napp = Flask(__name__)\n\n\n"
+                "@app.get('/health')\ndef health():\n    return 'ok'\n\n\n"
+                "@app.get('/orders')\ndef orders():\n    return '[]'\n")  # fmt: skip
+    repo.commit("Procfile", "web: gunicorn --bind 0.0.0.0:$PORT app:app\n")
+    add_repo(project, "bare", str(repo.path))
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("repos", ["bare"])
+    result = dg.materialize([repo_snapshot, audit_report, deploy_plan], instance=instance,
+                            resources=resources(), partition_key="bare")  # fmt: skip
+    plan = result.output_for_node("deploy_plan")
+    [smoke] = [f for f in plan["smoke_tests"] if f.endswith(".py")]
+    mirror = load_config(project).git_path / "mirrors" / "bare.git"
+    text = run_git(mirror, "show", f"{plan['delivery']['branch']}:{smoke}")
+    assert "/orders" in text and "/health" in text

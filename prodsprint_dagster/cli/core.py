@@ -155,7 +155,7 @@ def plan(ctx: Ctx, path: Path, target: str, out_dir: Path | None, name: str | No
     path = path.resolve()
     repo = name or slugify(path.name)
     report = audit_repository(path, repo_name=repo)
-    commit = _head_commit(path)
+    commit = head_commit(path)
     rendered = render_plan(report, target=target, repo=repo, commit=commit)
     cost = estimate_cost(rendered)
     diff = diff_plans(rendered, None)
@@ -472,7 +472,7 @@ def _key_values(text: str) -> dict[str, str]:
     return out_
 
 
-def _head_commit(path: Path) -> str:
+def head_commit(path: Path) -> str:
     """The checkout's HEAD, or a zero id when PATH is not a git work tree."""
     import subprocess
 

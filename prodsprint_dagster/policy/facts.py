@@ -205,7 +205,37 @@ def perf(value: Any) -> dict[str, Any]:
     baseline = _numbers(doc.get("baseline"))
     if baseline:
         out["baseline"] = dict(sorted(baseline.items()))
+    if isinstance(doc.get("routes"), list):
+        out["routes"] = sorted(
+            (
+                {"service": str(r.get("service") or "*"), "route": str(r.get("route") or "?"),
+                 **_numbers(r)}
+                for r in doc["routes"]
+                if isinstance(r, dict)
+            ),
+            key=lambda r: (r["service"], r["route"]),
+        )  # fmt: skip
+    if isinstance(doc.get("regressions"), list):
+        out["regressions"] = sorted(
+            (_regression(r) for r in doc["regressions"]
+             if isinstance(r, dict) and isinstance(r.get("metric"), str)),
+            key=lambda e: (e["metric"], e["service"], e["route"]),
+        )  # fmt: skip
     return out
+
+
+def _regression(raw: dict[str, Any]) -> dict[str, Any]:
+    """One judged perf regression (Mann-Whitney + effect size), as the perf gate reads it."""
+    entry: dict[str, Any] = {
+        "metric": raw["metric"],
+        "service": str(raw.get("service") or "*"),
+        "route": str(raw.get("route") or "*"),
+        "verdict": str(raw.get("verdict") or ""),
+        "reason": None if raw.get("reason") is None else str(raw["reason"]),
+    }
+    for key in ("baseline", "value", "p_value", "effect"):
+        entry[key] = _num(raw.get(key))
+    return entry
 
 
 def cost(value: Any) -> dict[str, Any]:

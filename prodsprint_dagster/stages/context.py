@@ -25,6 +25,7 @@ class StageContext:
     delivery: dict[str, Any] = field(default_factory=dict)
     home: Path | None = None
     release_settings: dict[str, Any] = field(default_factory=dict)
+    supply: dict[str, Any] = field(default_factory=dict)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     run_id: str | None = None
 
@@ -47,6 +48,7 @@ class StageContext:
             delivery=cfg.delivery.model_dump(),
             home=cfg.home_path,
             release_settings=(cfg.repo(repo).release or cfg.release).model_dump(exclude_none=True),
+            supply=cfg.supply.model_dump(),
             **kwargs,
         )
 

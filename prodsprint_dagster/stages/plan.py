@@ -60,7 +60,25 @@ def build_deploy_plan(
     for rel, text in plan["files"].items():
         io.put_text(name, commit, plan_artifact(target, f"files/{rel}"), text)
     doc["unified_diff"] = diff["unified"]
+    doc["smoke_tests"] = smoke_tests_for(ctx, audit, commit)
     return doc
+
+
+def smoke_tests_for(ctx: StageContext, audit: dict, commit: str) -> dict[str, str]:
+    """Smoke tests for every HTTP service without tests, from the routes its code declares:
+    the audit's `no tests` gap arrives in the plan branch together with its remedy."""
+    from prodsprint_dagster.quality.perf.routes import code_routes
+    from prodsprint_dagster.quality.scaffold import render_smoke_tests, services_without_tests
+
+    untested = services_without_tests(audit)
+    if not untested:
+        return {}
+    checkout = ctx.git.checkout(ctx.repo.name, commit)
+    routes = {
+        s["name"]: [f"{r.method} {r.path}" for r in code_routes(checkout / (s.get("root") or "."))]
+        for s in untested
+    }
+    return render_smoke_tests(audit, routes)
 
 
 def last_approved_plan(ctx: StageContext, target: str) -> tuple[str | None, dict | None]:
@@ -92,7 +110,7 @@ def deliver_plan(ctx: StageContext, doc: dict[str, Any]) -> dict[str, Any]:
     # The plan's own paths (terraform/<target>/, helm/, .github/workflows/) are where the
     # files belong in the repository, so the pull request is ready to merge as it is.
     sha = ctx.git.commit_to_branch(
-        ctx.repo.name, commit, branch, plan["files"],
+        ctx.repo.name, commit, branch, {**doc.get("smoke_tests", {}), **plan["files"]},
         message=f"ProdSprint deploy plan ({doc['target']}) for {commit[:12]}\n\n"
         f"Plan hash: {doc['plan_hash']}",
         push=push,

@@ -34,6 +34,10 @@ class ReleaseConfig(_Strict):
     load_rps: float | None = Field(None, gt=0)  # generated load during analysis windows
     canary_judge: dict = Field(default_factory=dict)  # JudgePolicy overrides
     load_paths: tuple[str, ...] = ()  # routes the generated load requests (default: health, /)
+    # Judge canaries on Prometheus data (PromQL over the proxy's metrics) instead of the
+    # target's own counters; labels narrow the series (e.g. {environment: prod}).
+    prometheus_url: str | None = None
+    prometheus_labels: dict[str, str] = Field(default_factory=dict)
 
 
 class RepoConfig(_Strict):

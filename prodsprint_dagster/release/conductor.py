@@ -23,6 +23,7 @@ audit log, not artifacts, not results); only the variable names are stored.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import http.client
 import itertools
 import threading
@@ -328,7 +329,11 @@ class Conductor:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
         settings: Mapping[str, Any] | None = None,
+        metrics_source: Any = None,
     ):
+        # Where canary and stable samples come from: the target's own counters by default,
+        # or e.g. release.prometheus.PrometheusMetrics (PromQL over the analysis window).
+        self.metrics_source = metrics_source
         self.history = history
         self.store = ReleaseStore(history)
         self.artifacts = artifacts if hasattr(artifacts, "put_json") else ArtifactIO(artifacts)
@@ -742,12 +747,29 @@ class Conductor:
         baseline_since: float | None,
         policy: Any,
     ) -> tuple[Any, dict[str, Any]]:
-        metrics = target.metrics(spec.service, since=since)
+        source, until = self.metrics_source, time.time()
+
+        def read(start: float) -> Mapping[str, Any]:
+            if source is not None:
+                return source.metrics(spec.service, start, until)
+            return target.metrics(spec.service, since=start)
+
+        metrics = read(since)
         canary_doc = metrics.get(spec.version) or _EMPTY
         stable_doc = metrics.get(stable) or _EMPTY
+        reasons = [getattr(metrics, "no_data", None)]
         if baseline_since is not None:
-            stable_doc = target.metrics(spec.service, since=baseline_since).get(stable) or _EMPTY
+            base = read(baseline_since)
+            stable_doc = base.get(stable) or _EMPTY
+            reasons.append(getattr(base, "no_data", None))
         verdict = judge(Samples.from_dict(canary_doc), Samples.from_dict(stable_doc), policy)
+        why = "; ".join(r for r in reasons if r)
+        if why and verdict.overall == "no_data":  # say why the source had nothing
+            verdict = dataclasses.replace(
+                verdict,
+                reason=f"{verdict.reason}; metrics source: {why}",
+                numbers={**verdict.numbers, "metrics_source_error": why},
+            )
         samples = {
             spec.version: sample_summary(canary_doc, "canary"),
             stable: sample_summary(stable_doc, "stable"),

@@ -32,10 +32,17 @@ def conductor_for(ctx: StageContext) -> Conductor:
     if ctx.home is None:
         raise ProdSprintError("the release stage needs the ProdSprint home directory")
     targets = Path(ctx.home) / "targets"
-    settings = {k: v for k, v in ctx.release_settings.items() if k != "load_paths"}
+    own = ("load_paths", "prometheus_url", "prometheus_labels")
+    settings = {k: v for k, v in ctx.release_settings.items() if k not in own}
+    source = None
+    if ctx.release_settings.get("prometheus_url"):
+        from prodsprint_dagster.release.prometheus import PrometheusMetrics
+
+        labels = ctx.release_settings.get("prometheus_labels")
+        source = PrometheusMetrics(ctx.release_settings["prometheus_url"], selector_labels=labels)
     return Conductor(
         ctx.history, ctx.artifacts, lambda env: LocalTarget(targets / env, env),
-        Path(ctx.home), settings=settings,
+        Path(ctx.home), settings=settings, metrics_source=source,
     )  # fmt: skip
 
 

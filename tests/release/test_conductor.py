@@ -442,3 +442,21 @@ def test_a_step_run_killed_mid_soak_is_rolled_back_to_stable(env, tmp_path) -> N
     assert out.details["app"]["prod"] == f"back on {V1[:7]}"
     assert proxy_versions(env, 30) == [(200, V1[:7])] * 30
     assert set(env.factory("prod").describe()["services"]["web"]["versions"]) == {V1[:7]}
+
+
+def test_a_metrics_source_that_is_down_is_no_data_never_a_pass(env) -> None:
+    from prodsprint_dagster.release.prometheus import PrometheusMetrics
+
+    first_release(env)
+    down = PrometheusMetrics(f"http://127.0.0.1:{procs.free_port()}", retries=0, timeout=0.5)
+    c = Conductor(env.history, env.artifacts, env.factory, env.tf_home, settings=SETTINGS,
+                  metrics_source=down)  # fmt: skip
+    service = spec(env, GOOD)
+    rel = c.start(REPO, GOOD, "p-prom", PLAN, service, actor="cli:alice", reason="ok")
+    outs = [c.run_next(rel.id, service, files(GOOD), actor="sensor", run_id=f"r{n}")
+            for n in range(3)]  # fmt: skip
+    step = outs[-1]
+    assert (step.action, step.outcome) == ("canary_step", "no_data")
+    assert "metrics source" in step.verdict["reason"]
+    assert step.verdict["numbers"]["metrics_source_error"]
+    assert proxy_versions(env, 10) == [(200, V1[:7])] * 10  # canary traffic off until re-run

@@ -8,6 +8,7 @@ match costs one ``in`` per concern.
 from __future__ import annotations
 
 import re
+from collections.abc import Set
 
 from prodsprint_dagster.audit.facts import EnvRef, Facts, PortLink
 
@@ -95,6 +96,29 @@ _ENV_PATTERNS: dict[str, list[re.Pattern[str]]] = {
     "C#": [re.compile(rf"GetEnvironmentVariable\(\s*\"{_ID}\"\s*\)")],
     "Elixir": [re.compile(rf"System\.(?:get_env|fetch_env!?)\(\s*\"{_ID}\"\s*(?:,\s*{_LIT})?")],
 }
+# Patterns that do not start with a literal (sre then tries nearly every position): every
+# match starts ``offset`` characters before an occurrence of one of these literals, so they
+# are only tried there (``_finditer_from``), which finds the same matches as ``finditer``.
+_MATCH_STARTS: dict[re.Pattern[str], tuple[tuple[str, tuple[int, ...]], ...]] = {
+    _ENV_PATTERNS["Python"][0]: (("environ", (3, 0)), ("getenv", (3, 0))),
+    _ENV_PATTERNS["PHP"][0]: (("env(", (3, 0)),),
+}
+# Every match of these patterns contains one of these literals: the pattern only runs on files
+# where the probe found one (the others find their own starts, above).
+_ENV_NEEDS: dict[re.Pattern[str], tuple[str, ...]] = {
+    _ENV_PATTERNS["Python"][1]: ("environ[",),
+    _ENV_PATTERNS["JavaScript"][0]: ("process.env.",),
+    _ENV_PATTERNS["JavaScript"][1]: ("process.env[",),
+    _ENV_PATTERNS["JavaScript"][2]: ("import.meta.env.",),
+    _ENV_PATTERNS["Go"][0]: ("os.Getenv(", "os.LookupEnv("),
+    _ENV_PATTERNS["Ruby"][0]: ("ENV.fetch(",),
+    _ENV_PATTERNS["Ruby"][1]: ("ENV[",),
+    _ENV_PATTERNS["Java"][0]: ("System.getenv(",),
+    _ENV_PATTERNS["Rust"][0]: ("env::var",),
+    _ENV_PATTERNS["PHP"][1]: ("$_ENV[", "$_SERVER["),
+    _ENV_PATTERNS["C#"][0]: ("GetEnvironmentVariable(",),
+    _ENV_PATTERNS["Elixir"][0]: ("System.get_env(", "System.fetch_env"),
+}
 _ENV_PATTERNS["TypeScript"] = _ENV_PATTERNS["JavaScript"]
 _ENV_PATTERNS["Vue"] = _ENV_PATTERNS["JavaScript"]
 _ENV_PATTERNS["Svelte"] = _ENV_PATTERNS["JavaScript"]
@@ -151,29 +175,18 @@ _PORT_LITERALS: dict[str, list[re.Pattern[str]]] = {
 }
 _PORT_LITERALS["TypeScript"] = _PORT_LITERALS["JavaScript"]
 _PORT_GUARD = {"Python": "port", "JavaScript": "listen", "TypeScript": "listen", "Go": ":"}
-# A necessary condition per port pattern (same order): a literal or a regex that starts with a
-# literal, found far faster than the pattern itself, which is skipped when it fails.
-_PORT_QUICK: dict[str, tuple[str | re.Pattern[str] | None, ...]] = {
-    "Python": (re.compile(r"port\s*=\s*\d"), "HTTPServer"),
-    "JavaScript": (".listen(", ".listen(", re.compile(r"(?:port|PORT)\s*(?::\s*\w+\s*)?=\s*\d")),
-    "Go": (
-        re.compile(r"ListenAndServe|\.Run\(|\.Listen\(|\.Start\("),
-        "Addr:",
-        re.compile(r"=\s*\":?\d"),
-    ),
+# A necessary condition per port pattern (same order): the name of a probe (see PROBES) that
+# matches wherever the pattern does; the pattern is skipped when it is not ``present``.
+_PORT_QUICK: dict[str, tuple[str, ...]] = {
+    "Python": ("py-port", "HTTPServer"),
+    "JavaScript": (".listen(", ".listen(", "js-port"),
+    "Go": ("go-serve", "Addr:", "go-port"),
 }
 _PORT_QUICK["TypeScript"] = _PORT_QUICK["JavaScript"]
 
 _PY_IMPORT = re.compile(
     r"(?m)^\s*(?:from|import)\s+(flask|fastapi|django|starlette|aiohttp|tornado|sanic|litestar"
     r"|celery|bottle|falcon|pyramid|quart|rq|dramatiq|streamlit|gradio)\b"
-)
-_PY_IMPORT_QUICK = tuple(
-    re.compile(
-        kw + r"\s+(?:flask|fastapi|django|starlette|aiohttp|tornado|sanic|litestar|celery|bottle"
-        r"|falcon|pyramid|quart|rq|dramatiq|streamlit|gradio)\b"
-    )
-    for kw in ("from", "import")
 )
 _GO_HTTP = re.compile(r"\bhttp\.ListenAndServe(?:TLS)?\(")
 _HEALTH = re.compile(
@@ -201,17 +214,47 @@ _URL = re.compile(
     r"\b(postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|sqlite|mssql|cockroachdb"
     r"|clickhouse)(?:\+\w+)?:///?|\bjdbc:(postgresql|mysql|mariadb|sqlserver|h2|oracle|sqlite):"
 )
-# Every _HEALTH match ends with this, which starts with a literal (fast to look for).
-_HEALTH_QUICK = re.compile(
-    r"/(?:health|healthz|healthcheck|health-check|livez|readyz|ready|ping|up|_health|status)"
-    r"/?['\"`]"
-)
 _JDBC = {"postgresql": "postgres", "sqlserver": "mssql", "h2": "h2"}
-_URL_GUARD = ("://", "jdbc:")
-_URL_SCHEMES = (
-    "postgres", "mysql", "mariadb", "mongodb", "redis", "amqp", "sqlite", "mssql", "cockroachdb",
-    "clickhouse",
-)  # fmt: skip
+
+# Byte classes that hold every character a Python (Unicode) class matches, as UTF-8: the
+# ASCII members plus any byte of a multi-byte character.
+_S = rb"[\t\n\x0b\x0c\r \x1c-\x1f\x80-\xff]"  # \s
+_D = rb"(?:[0-9]|[\x80-\xff])"  # \d
+_W = rb"[0-9A-Za-z_\x80-\xff]"  # \w
+_FRAMEWORKS = (
+    rb"(?:flask|fastapi|django|starlette|aiohttp|tornado|sanic|litestar|celery|bottle|falcon"
+    rb"|pyramid|quart|rq|dramatiq|streamlit|gradio)"
+)
+# Literals nearly every file holds: ``in`` finds them at once, while the probe would pay a
+# callback per file for them. scan_code tests them on the text.
+_FREQUENT = frozenset({":", "/", "import", "port", "env"})
+_PROBED_LITERALS = {
+    *(g for guards in _ENV_GUARD.values() for g in guards),
+    *(lit for needs in _ENV_NEEDS.values() for lit in needs),
+    *_PORT_GUARD.values(),
+    *("HTTPServer", ".listen(", "Addr:", "Getenv", "ListenAndServe"),
+} - _FREQUENT
+# What the engine's probe looks for in each file, by name: Hyperscan patterns over its bytes.
+# scan_code runs a regex only when the probe it names is ``present``; each probe matches
+# wherever its regex does (a literal the regex needs, or a superset of the regex: no \b, no
+# look-around, Unicode classes widened as above), so skipping on absence loses nothing.
+PROBES: dict[str, bytes] = {
+    **{lit: re.escape(lit).encode() for lit in sorted(_PROBED_LITERALS)},
+    "py-port": rb"port" + _S + rb"*=" + _S + rb"*" + _D,
+    "js-port": rb"(?:port|PORT)%s*(?::%s*%s+%s*)?=%s*%s" % (_S, _S, _W, _S, _S, _D),
+    "go-serve": rb"ListenAndServe|\.Run\(|\.Listen\(|\.Start\(",
+    "go-port": rb"=" + _S + rb"*\":?" + _D,
+    "py-import": rb"(?:from|import)" + _S + rb"+" + _FRAMEWORKS,
+    "health": rb"/(?:health|healthz|healthcheck|health-check|livez|readyz|ready|ping|up|_health"
+    rb"|status)/?[\"'`]",
+    "url": rb"(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|sqlite|mssql"
+    rb"|cockroachdb|clickhouse)(?:\+" + _W + rb"+)?:///?"
+    rb"|jdbc:(?:postgresql|mysql|mariadb|sqlserver|h2|oracle|sqlite):",
+}
+
+
+def _has(literal: str, text: str, present: Set[str]) -> bool:
+    return literal in text if literal in _FREQUENT else literal in present
 
 
 def language_of(name: str, ext: str) -> str | None:
@@ -234,12 +277,47 @@ def _line(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
 
-def scan_code(facts: Facts, rel: str, root: str, lang: str, text: str) -> None:
-    """Env var references, port defaults, framework imports and datastore URLs of one file."""
+def _finditer_from(
+    pattern: re.Pattern[str], text: str, literals: tuple[tuple[str, tuple[int, ...]], ...]
+) -> list[re.Match[str]]:
+    """``list(pattern.finditer(text))`` when every match starts ``offset`` characters before
+    one of ``literals``: ``match`` at each such position, left to right, never inside an
+    earlier match (a match at a position is the one a search would find there)."""
+    starts: list[int] = []
+    for literal, offsets in literals:
+        i = text.find(literal)
+        while i >= 0:
+            starts.extend(i - off for off in offsets if i >= off)
+            i = text.find(literal, i + 1)
+    if len(starts) > 1:
+        starts = sorted(set(starts))
+    found = []
+    pos = 0
+    for start in starts:
+        if start >= pos:
+            m = pattern.match(text, start)
+            if m is not None:
+                found.append(m)
+                pos = max(m.end(), start + 1)
+    return found
+
+
+def scan_code(facts: Facts, rel: str, root: str, lang: str, text: str, present: Set[str]) -> None:
+    """Env var references, port defaults, framework imports and datastore URLs of one file.
+
+    ``present``: the names of PROBES that match the file (``probe.Probe.scan``).
+    """
     guards = _ENV_GUARD.get(lang)
-    if guards and any(g in text for g in guards):
+    if guards and any(_has(g, text, present) for g in guards):
         for pattern in _ENV_PATTERNS[lang]:
-            for m in pattern.finditer(text):
+            needs = _ENV_NEEDS.get(pattern)
+            if needs is not None and present.isdisjoint(needs):
+                continue
+            starts = _MATCH_STARTS.get(pattern)
+            found = (
+                pattern.finditer(text) if starts is None else _finditer_from(pattern, text, starts)
+            )
+            for m in found:
                 name = m.group(1)
                 default = _literal(m, 2)
                 if default is None and m.re.groups >= 7:
@@ -249,42 +327,40 @@ def scan_code(facts: Facts, rel: str, root: str, lang: str, text: str) -> None:
                 if name in PORT_VARS and default and default.isdigit():
                     facts.code_ports[root].append(PortLink("code_default", int(default), (ev,)))
     literals = _PORT_LITERALS.get(lang)
-    if literals and _PORT_GUARD.get(lang, "") in text:
-        go_env = lang != "Go" or "Getenv" in text or "ListenAndServe" in text
-        quick = _PORT_QUICK.get(lang) or (None,) * len(literals)
+    guard = _PORT_GUARD.get(lang)
+    if literals and (guard is None or _has(guard, text, present)):
+        go_env = lang != "Go" or "Getenv" in present or "ListenAndServe" in present
+        quick = _PORT_QUICK.get(lang)
         for i, pattern in enumerate(literals):
             if lang == "Go" and i == 2 and not go_env:
                 continue
-            q = quick[i]
-            if q is not None and (q not in text if isinstance(q, str) else not q.search(text)):
+            if quick is not None and quick[i] not in present:
                 continue
             for m in pattern.finditer(text):
                 port = int(m.group(1))
                 if 0 < port < 65536:
                     ev = f"{rel}:{_line(text, m.start())}"
                     facts.code_ports[root].append(PortLink("code_default", port, (ev,)))
-    if lang == "Python" and ("import" in text) and any(q.search(text) for q in _PY_IMPORT_QUICK):
-        for m in _PY_IMPORT.finditer(text):
-            facts.frameworks[root].setdefault(m.group(1), f"{rel}:{_line(text, m.start())}")
-    elif lang == "Go" and "ListenAndServe" in text:
+    if lang == "Python":
+        if "py-import" in present:
+            for m in _PY_IMPORT.finditer(text):
+                facts.frameworks[root].setdefault(m.group(1), f"{rel}:{_line(text, m.start())}")
+    elif lang == "Go" and "ListenAndServe" in present:
         m = _GO_HTTP.search(text)
         if m:
             facts.frameworks[root].setdefault("net/http", f"{rel}:{_line(text, m.start())}")
-    scan_health(facts, rel, root, text)
-    scan_urls(facts, rel, text)
+    if "health" in present:
+        m = _HEALTH.search(text)
+        if m:
+            facts.health[root].append(f"{rel}:{_line(text, m.start())}")
+    scan_urls(facts, rel, text, present)
 
 
-def scan_health(facts: Facts, rel: str, root: str, text: str) -> None:
-    if "/" not in text or not _HEALTH_QUICK.search(text):
-        return
-    m = _HEALTH.search(text)
-    if m:
-        facts.health[root].append(f"{rel}:{_line(text, m.start())}")
-
-
-def scan_urls(facts: Facts, rel: str, text: str, service: str | None = None) -> None:
+def scan_urls(
+    facts: Facts, rel: str, text: str, present: Set[str], service: str | None = None
+) -> None:
     """Datastore engines named by connection URLs (``postgresql://``, ``jdbc:mysql:``)."""
-    if not any(g in text for g in _URL_GUARD) or not _may_name_datastore(text):
+    if "url" not in present:
         return
     seen: set[str] = set()
     for m in _URL.finditer(text):
@@ -296,21 +372,3 @@ def scan_urls(facts: Facts, rel: str, text: str, service: str | None = None) -> 
             continue
         seen.add(engine)
         facts.datastore_hits.append((engine, f"{rel}:{_line(text, m.start())}", service))
-
-
-def _may_name_datastore(text: str) -> bool:
-    """False only when ``_URL`` cannot match: no ``jdbc:``, and no ``://`` whose preceding run
-    of word characters and ``+`` (where a match's scheme would be) holds a scheme name."""
-    if "jdbc:" in text:
-        return True
-    i = text.find("://")
-    while i >= 0:
-        j = i
-        while j > 0 and (text[j - 1] == "+" or text[j - 1] == "_" or text[j - 1].isalnum()):
-            j -= 1
-        if i - j >= 4:
-            run = text[j:i]
-            if any(s in run for s in _URL_SCHEMES):
-                return True
-        i = text.find("://", i + 3)
-    return False

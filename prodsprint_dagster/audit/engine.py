@@ -7,18 +7,28 @@ failure inside the tree becomes a gap or a ``skipped`` entry and the audit goes 
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import multiprocessing
 import multiprocessing.context
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from prodsprint_dagster.audit import code, containers, gaps, manifests, migrations, secrets
+from prodsprint_dagster.audit import (
+    code,
+    containers,
+    gaps,
+    manifests,
+    migrations,
+    probe,
+    secrets,
+)
 from prodsprint_dagster.audit.facts import EnvRef, Facts, PortLink
 from prodsprint_dagster.audit.services import build_env_vars, build_services, build_tests
 from prodsprint_dagster.audit.structured import load_xml
@@ -29,8 +39,8 @@ from prodsprint_dagster.audit.walk import (
     MAX_FILES,
     FileEntry,
     WalkResult,
-    read_text,
-    suffix,
+    file_size,
+    read_file,
     walk,
 )
 from prodsprint_dagster.errors import ProdSprintError
@@ -39,7 +49,7 @@ AUDIT_SCHEMA_VERSION = "1.0.0"
 # Below this many files a process pool costs more to start than it saves.
 POOL_MIN_FILES = 2000
 _MAX_WORKERS = 8
-_CHUNK_MIN, _CHUNK_MAX = 16, 512
+_CHUNK_MIN, _CHUNK_MAX = 32, 2048
 # Readers that look at facts from earlier files (package.json reads the root's deps): always
 # run in the parent, between the records of the files around them.
 _PARENT_ONLY = frozenset({"package.json"})
@@ -73,6 +83,24 @@ _ENGINES = {
 _ENV_FILES = frozenset({".env", ".env.local", ".env.production", ".env.prod", ".env.development"})
 _CONFIG_EXT = frozenset({".ini", ".cfg", ".conf", ".properties", ".yml", ".yaml", ".toml", ".env"})
 _SEVERITY = {"error": 0, "warning": 1, "info": 2}
+# What the readers test, found for each file by the one probe pass (name, pattern, caseless).
+# Every generated-file marker contains "enerat" (any case).
+_PROBES: tuple[probe.Named, ...] = (
+    *((name, pattern, False) for name, pattern in code.PROBES.items()),
+    ("django.db.backends", rb"django\.db\.backends", False),
+    ("enerat", b"enerat", True),
+)
+_MANIFEST_READERS = {
+    "package.json": manifests.package_json,
+    "pyproject.toml": manifests.pyproject,
+    "Gemfile": manifests.gemfile,
+    "go.mod": manifests.gomod,
+    "pom.xml": manifests.pom,
+    "build.gradle": manifests.gradle,
+    "build.gradle.kts": manifests.gradle,
+    "Cargo.toml": manifests.cargo,
+    "composer.json": manifests.composer,
+}
 
 
 def audit_repository(
@@ -97,25 +125,60 @@ def audit_repository(
     if not root.is_dir():
         raise ProdSprintError(f"audit root {root} is not a directory")
     name = repo_name or root.resolve().name or "repo"
+    with _gc_paused():
+        return _audit(root, name, commit, progress, max_files, max_depth, workers, pool_min_files)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Cyclic garbage collection off for the audit (and its forked workers).
+
+    The audit allocates hundreds of thousands of small, acyclic objects (entries, strings,
+    fact records); every collection pass walks all of them, finds nothing to free, and on a
+    50,000-file tree costs about a third of the run. Reference counting still frees memory
+    as usual; the collector's previous state is restored afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _audit(
+    root: Path,
+    name: str,
+    commit: str | None,
+    progress: Callable[[str], None] | None,
+    max_files: int,
+    max_depth: int,
+    workers: int | None,
+    pool_min_files: int,
+) -> dict[str, Any]:
     say = progress or (lambda _msg: None)
     say(f"walking {root}")
-    tree = walk(str(root), max_files=max_files, max_depth=max_depth)
+    # Sizes are learnt when files are opened (by the workers), not by an lstat per file here.
+    tree = walk(str(root), max_files=max_files, max_depth=max_depth, stat_files=False)
     say(f"{len(tree.files)} files to audit")
     facts = Facts(walk=tree, roots=_candidate_roots(tree))
     chart_dirs = {f.dir for f in tree.files if f.name == "Chart.yaml" and f.excluded is None}
     facts.helm_charts = chart_dirs
-    total_bytes = sum(entry.size for entry in tree.files)
     n = len(tree.files)
     if workers is None:
         workers = _default_workers()
-    with secrets.scanner() as prefilter:
+    total_bytes = 0
+    with secrets.scanner() as gate:
+        look = probe.build(gate, _PROBES)
         done = 0
         if workers > 1 and n >= max(pool_min_files, 1):
-            done = _audit_in_pool(facts, chart_dirs, prefilter, workers, say)
+            done, total_bytes = _audit_in_pool(facts, chart_dirs, look, workers, say)
+        files = tree.files
         for i in range(done, n):
             if i and i % 10000 == 0:
                 say(f"read {i}/{n} files")
-            _audit_file(facts, tree.files[i], chart_dirs, prefilter)
+            total_bytes += _audit_file(facts, files[i], chart_dirs, look)
     say("assembling the report")
     return _report(facts, name, commit, total_bytes)
 
@@ -138,70 +201,83 @@ def _pool_context() -> multiprocessing.context.BaseContext | None:
         return None
 
 
-def _audit_in_pool(facts: Facts, chart_dirs: set[str], prefilter, workers: int, say) -> int:
+# What forked workers inherit instead of receiving it pickled: the walk's file list, the
+# candidate roots, chart dirs and the probe. Set only while a pool runs.
+_JOB: dict[str, Any] = {}
+
+
+def _chunks(n: int, workers: int) -> list[tuple[int, int]]:
+    """Guided scheduling: each chunk is a share of what is left, so chunks shrink towards the
+    end and the last ones finish together whatever the file sizes (unknown before reading)."""
+    bounds = []
+    lo = 0
+    while lo < n:
+        size = max(_CHUNK_MIN, min(_CHUNK_MAX, (n - lo) // (workers * 4)))
+        bounds.append((lo, min(lo + size, n)))
+        lo += size
+    return bounds
+
+
+def _audit_in_pool(
+    facts: Facts, chart_dirs: set[str], look: probe.Probe, workers: int, say
+) -> tuple[int, int]:
     """Read the files in worker processes; merge their facts here, in file order.
 
-    Returns how many files (a prefix of ``facts.walk.files``) were audited; the caller reads
-    the rest sequentially, so a pool that cannot start or breaks midway costs time, not facts.
+    Returns how many files (a prefix of ``facts.walk.files``) were audited and their bytes;
+    the caller reads the rest sequentially, so a pool that cannot start or breaks midway costs
+    time, not facts.
     """
     ctx = _pool_context()
     if ctx is None:
-        return 0
+        return 0, 0
     files = facts.walk.files
     n = len(files)
-    size = max(_CHUNK_MIN, min(_CHUNK_MAX, n // (workers * 16) or 1))
-    bounds = [(lo, min(lo + size, n)) for lo in range(0, n, size)]
-    done = 0
+    bounds = _chunks(n, workers)
+    done = total = 0
+    _JOB.update(files=files, roots=facts.roots, chart_dirs=chart_dirs, probe=look)
     try:
-        with ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=ctx,
-            initializer=_worker_init,
-            initargs=(facts.roots, chart_dirs),
-        ) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             try:
-                results = pool.map(_worker_chunk, [files[lo:hi] for lo, hi in bounds])
-                for (lo, hi), segments in zip(bounds, results, strict=True):
+                results = pool.map(_worker_chunk, bounds)
+                for (lo, hi), (segments, nbytes) in zip(bounds, results, strict=True):
                     for i in range(max(10000, -(-lo // 10000) * 10000), hi, 10000):
                         say(f"read {i}/{n} files")
-                    _merge_chunk(facts, files[lo:hi], segments, chart_dirs, prefilter)
+                    total += nbytes + _merge_chunk(facts, segments, chart_dirs, look)
                     done = hi
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
     except Exception as exc:  # no pool here (daemon process, no fork, ...): read the rest
         _log.info("audit worker pool stopped after %d files: %s", done, type(exc).__name__)
-    return done
+    finally:
+        _JOB.clear()
+    return done, total
 
 
-def _merge_chunk(facts: Facts, entries, segments, chart_dirs: set[str], prefilter) -> None:
+def _merge_chunk(facts: Facts, segments: list, chart_dirs: set[str], look: probe.Probe) -> int:
     tree = facts.walk
+    nbytes = 0
     for seg in segments:
         if isinstance(seg, int):  # a file whose reader looks at earlier facts: read it here
-            _audit_file(facts, entries[seg], chart_dirs, prefilter)
+            nbytes += _audit_file(facts, tree.files[seg], chart_dirs, look)
             continue
         record, skipped, skipped_total = seg
         facts.absorb(record)
         for s in skipped:
             tree.skip(s["path"], s["reason"])
         tree.skipped_total += skipped_total - len(skipped)
+    return nbytes
 
 
-_WORKER: dict[str, Any] = {}
-
-
-def _worker_init(roots: list[str], chart_dirs: set[str]) -> None:
-    scanner = secrets.scanner()
-    _WORKER.update(roots=roots, chart_dirs=chart_dirs, prefilter=scanner.__enter__())
-    _WORKER["scanner"] = scanner  # kept open for the life of the worker
-
-
-def _worker_chunk(entries: list[FileEntry]) -> list:
-    """Facts of a run of files, as records for ``Facts.absorb`` (see ``_merge_chunk``)."""
-    roots, chart_dirs, prefilter = _WORKER["roots"], _WORKER["chart_dirs"], _WORKER["prefilter"]
+def _worker_chunk(bounds: tuple[int, int]) -> tuple[list, int]:
+    """Facts of a run of files, as records for ``Facts.absorb`` (see ``_merge_chunk``), and
+    the bytes of the files read here."""
+    files, roots, chart_dirs, look = (_JOB[k] for k in ("files", "roots", "chart_dirs", "probe"))
     out: list = []
     part: Facts | None = None
-    for i, entry in enumerate(entries):
+    nbytes = 0
+    for i in range(*bounds):
+        entry = files[i]
         if entry.name in _PARENT_ONLY:
             if part is not None:
                 out.append(_segment(part))
@@ -211,10 +287,10 @@ def _worker_chunk(entries: list[FileEntry]) -> list:
         if part is None:
             part = Facts(walk=WalkResult(), roots=roots)
             part.helm_charts = chart_dirs
-        _audit_file(part, entry, chart_dirs, prefilter)
+        nbytes += _audit_file(part, entry, chart_dirs, look)
     if part is not None:
         out.append(_segment(part))
-    return out
+    return out, nbytes
 
 
 def _segment(part: Facts) -> tuple[dict[str, Any], list[dict], int]:
@@ -224,58 +300,73 @@ def _segment(part: Facts) -> tuple[dict[str, Any], list[dict], int]:
 def _candidate_roots(tree: WalkResult) -> list[str]:
     roots = {"."}
     for f in tree.files:
+        name = f.name
         if f.excluded is None and (
-            f.name in manifests.MANIFESTS or f.name == "Dockerfile" or f.name == "Procfile"
+            name in manifests.MANIFESTS or name == "Dockerfile" or name == "Procfile"
         ):
             roots.add(f.dir)
     return sorted(roots)
 
 
-def _audit_file(facts: Facts, entry: FileEntry, chart_dirs: set[str], prefilter) -> None:
-    tree = facts.walk
-    name, rel, rel_dir = entry.name, entry.rel, entry.dir
-    ext = suffix(name)
+def _audit_file(facts: Facts, entry: FileEntry, chart_dirs: set[str], look: probe.Probe) -> int:
+    """Read one file into ``facts``; returns its size in bytes."""
+    name, ext, excluded = entry.name, entry.ext, entry.excluded
+    if excluded == "vendored" or excluded == "generated":
+        return file_size(entry.path)
+    rel_dir = entry.dir
     owner = facts.owner(rel_dir)
-    if entry.excluded in ("vendored", "generated"):
-        return
     if name in manifests.LOCKFILES:
-        head = None
-        if name != "bun.lockb":
-            head = _read_head(entry.path)
-        manifests.lockfile(facts, rel, owner, name, head)
-        return
+        if name == "bun.lockb":
+            size, head = file_size(entry.path), None
+        else:
+            size, head = _read_head(entry.path)
+        manifests.lockfile(facts, entry.rel, owner, name, head)
+        return size
     if ext in BINARY_EXT:
-        return
+        return file_size(entry.path)
     if ext == ".tf":
         facts.terraform_dirs.add(rel_dir)
-    text = read_text(entry, tree)
+    size, data, text = read_file(entry, facts.walk)
     if text is None:
-        return
+        return size
+    if excluded == "documentation":  # linguist: no language bytes, and no facts
+        return size
     lang = code.language_of(name, ext)
-    if lang and entry.excluded is None:
-        # Every marker contains "generat" (any case): a literal test spares the regex.
+    anchors, present = look.scan(data)  # type: ignore[arg-type]
+    if lang:
         if (
             lang in _CODE_LANGS
+            and "enerat" in present
             and "enerat" in text[:1024].lower()
             and GENERATED_MARKER.search(text, 0, 1024)
         ):
-            return
-        facts.lang_bytes[lang] += entry.size
-        facts.code_lang_bytes[owner][lang] += entry.size
-    if entry.excluded == "documentation":
-        return
-    _dispatch(facts, entry, text, name, rel, rel_dir, ext, owner, lang, chart_dirs)
-    if name not in manifests.LOCKFILES:
-        facts.secrets.extend(secrets.scan(entry.path, rel, text, prefilter))
+            return size
+        facts.lang_bytes[lang] += size
+        facts.code_lang_bytes[owner][lang] += size
+    rel = entry.rel
+    _dispatch(facts, entry, text, name, rel, rel_dir, ext, owner, lang, chart_dirs, present)
+    if anchors or look.gate.always:
+        found = secrets.scan(entry.path, rel, text, data, look.gate, anchors)  # type: ignore[arg-type]
+        if found:
+            facts.secrets.extend(found)
+    return size
 
 
-def _read_head(path: str) -> str | None:
+def _read_head(path: str) -> tuple[int, str | None]:
+    """Size and first 64 KiB (as text) of a lockfile; (size, None) when unreadable."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        with os.fdopen(fd, "rb") as fh:
-            return fh.read(_LOCK_HEAD).decode("utf-8", errors="replace")
+        fd = os.open(
+            path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        )
     except OSError:
-        return None
+        return file_size(path), None
+    try:
+        size = os.fstat(fd).st_size
+        return size, os.read(fd, _LOCK_HEAD).decode("utf-8", errors="replace")
+    except OSError:
+        return file_size(path), None
+    finally:
+        os.close(fd)
 
 
 def _dispatch(
@@ -289,11 +380,12 @@ def _dispatch(
     owner: str,
     lang: str | None,
     chart_dirs: set[str],
+    present: set[str],
 ) -> None:
     if lang in _CODE_LANGS and lang is not None:
-        code.scan_code(facts, rel, owner, lang, text)
+        code.scan_code(facts, rel, owner, lang, text, present)
         if lang == "Python":
-            _python_extras(facts, rel, name, rel_dir, owner, text)
+            _python_extras(facts, rel, name, rel_dir, owner, text, present)
         elif lang == "Go" and name.endswith("_test.go"):
             facts.test_hits.setdefault(("go", owner), f"{rel}:1")
         elif lang == "Ruby":
@@ -318,17 +410,7 @@ def _dispatch(
     if name == "Procfile":
         manifests.procfile(facts, rel, owner, text)
         return
-    handler = {
-        "package.json": manifests.package_json,
-        "pyproject.toml": manifests.pyproject,
-        "Gemfile": manifests.gemfile,
-        "go.mod": manifests.gomod,
-        "pom.xml": manifests.pom,
-        "build.gradle": manifests.gradle,
-        "build.gradle.kts": manifests.gradle,
-        "Cargo.toml": manifests.cargo,
-        "composer.json": manifests.composer,
-    }.get(name)
+    handler = _MANIFEST_READERS.get(name)
     if handler is not None:
         handler(facts, rel, owner, text)
         return
@@ -345,12 +427,12 @@ def _dispatch(
         return
     if name in manifests.ENV_EXAMPLES:
         manifests.env_example(facts, rel, text)
-        code.scan_urls(facts, rel, text)
+        code.scan_urls(facts, rel, text, present)
         return
     if name in _ENV_FILES:
         facts.env_files_committed.append(rel)
         manifests.env_example(facts, rel, text)
-        code.scan_urls(facts, rel, text)
+        code.scan_urls(facts, rel, text, present)
         return
     ci = manifests.CI_FILES.get(rel)
     if ci is None and rel.startswith(".github/workflows/") and ext in (".yml", ".yaml"):
@@ -394,10 +476,12 @@ def _dispatch(
             facts.test_hits.setdefault(("phpunit", owner), f"{rel}:1")
     migrations.detect(facts, rel, name, rel_dir, ext, text)
     if ext in _CONFIG_EXT:
-        code.scan_urls(facts, rel, text)
+        code.scan_urls(facts, rel, text, present)
 
 
-def _python_extras(facts: Facts, rel: str, name: str, rel_dir: str, owner: str, text: str) -> None:
+def _python_extras(
+    facts: Facts, rel: str, name: str, rel_dir: str, owner: str, text: str, present: set[str]
+) -> None:
     if name == "manage.py":
         facts.django_manage.setdefault(owner, f"{rel}:1")
         facts.manifests[owner].append("manage.py")
@@ -408,7 +492,7 @@ def _python_extras(facts: Facts, rel: str, name: str, rel_dir: str, owner: str, 
         facts.py_test_files.setdefault(owner, f"{rel}:1")
         if "import unittest" in text or "from unittest" in text:
             facts.unittest_roots.setdefault(owner, f"{rel}:1")
-    if "django.db.backends" in text:
+    if "django.db.backends" in present:
         for m in _DJANGO_ENGINE.finditer(text):
             engine = _ENGINES.get(m.group(1), m.group(1))
             facts.datastore_hits.append(

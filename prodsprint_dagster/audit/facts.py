@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from prodsprint_dagster.audit.walk import WalkResult
 
@@ -23,8 +23,10 @@ class PortLink:
     evidence: tuple[str, ...]
 
 
-@dataclass(slots=True)
-class EnvRef:
+class EnvRef(NamedTuple):
+    """One place an environment variable is read or set. A tuple: code readers make tens of
+    thousands of these, and workers pickle them back to the parent."""
+
     name: str
     evidence: str
     origin: str  # code | env_example | compose | dockerfile | k8s | spring
@@ -114,6 +116,7 @@ class Facts:
     unittest_roots: dict[str, str] = field(default_factory=dict)
     django_manage: dict[str, str] = field(default_factory=dict)
     test_hits: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, root) -> ev
+    owners: dict[str, str] = field(default_factory=dict, repr=False)  # owner() cache
 
     def record(self) -> dict[str, Any]:
         """The facts gathered so far as plain picklable data, for ``absorb`` in another process.
@@ -176,15 +179,19 @@ class Facts:
 
     def owner(self, rel_dir: str) -> str:
         """The deepest candidate service root that contains ``rel_dir``."""
-        if rel_dir == ".":
-            return "."
+        found = self.owners.get(rel_dir)
+        if found is not None:
+            return found
+        found = "."
         i = bisect.bisect_right(self.roots, rel_dir)
-        while i > 0:
+        while i > 0 and rel_dir != ".":
             i -= 1
             r = self.roots[i]
             if r == "." or rel_dir == r or rel_dir.startswith(r + "/"):
-                return r
-        return "."
+                found = r
+                break
+        self.owners[rel_dir] = found
+        return found
 
     def gap(
         self,
@@ -257,4 +264,4 @@ MERGE: dict[str, str] = {
     "django_manage": "first",
     "test_hits": "first",
 }
-NOT_MERGED = frozenset({"walk", "roots", "helm_charts"})
+NOT_MERGED = frozenset({"walk", "roots", "helm_charts", "owners"})

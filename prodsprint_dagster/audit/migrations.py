@@ -37,7 +37,7 @@ def _add(facts: Facts, tool: str, path: str, rel: str, down: bool | None) -> Non
 
 
 def detect(facts: Facts, rel: str, name: str, rel_dir: str, ext: str, text: str) -> None:
-    parent = posixpath.basename(rel_dir)
+    parent = rel_dir[rel_dir.rfind("/") + 1 :]  # posixpath.basename
     if ext == ".py":
         if parent == "versions" and "down_revision" in text and "revision" in text:
             m = _ALEMBIC_DOWN.search(text)

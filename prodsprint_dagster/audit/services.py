@@ -8,6 +8,7 @@ reviewer can see why.
 
 from __future__ import annotations
 
+import operator
 import posixpath
 import re
 from typing import Any
@@ -480,6 +481,9 @@ def _datastores(facts: Facts, stores: dict[tuple[str, str | None], set[str]]) ->
     ]
 
 
+_ORIGIN_THEN_EVIDENCE = operator.itemgetter(0, 1)
+
+
 def build_env_vars(facts: Facts, services: list[dict]) -> list[dict]:
     roots = sorted(
         ((s["root"], s["name"]) for s in services if s["root"] is not None),
@@ -488,26 +492,35 @@ def build_env_vars(facts: Facts, services: list[dict]) -> list[dict]:
     names = {s["name"] for s in services}
     by_name: dict[str, dict[str, Any]] = {}
     order = {"code": 0, "dockerfile": 1, "env_example": 2, "compose": 3, "k8s": 4, "spring": 5}
+    owners_of: dict[str, tuple[str, ...]] = {}  # directory -> the services whose root holds it
     for ref in facts.env_refs:
-        entry = by_name.setdefault(
-            ref.name, {"evidence": set(), "services": set(), "values": [], "origins": set()}
-        )
+        entry = by_name.get(ref.name)
+        if entry is None:
+            entry = by_name[ref.name] = {
+                "evidence": set(), "services": set(), "values": [], "origins": set()
+            }  # fmt: skip
         entry["evidence"].add(ref.evidence)
         entry["origins"].add(ref.origin)
         entry["values"].append((order.get(ref.origin, 9), ref.evidence, ref.default))
         if ref.service and ref.service in names:
             entry["services"].add(ref.service)
-        else:
-            path = ref.evidence.rsplit(":", 1)[0]
-            d = posixpath.dirname(path) or "."
+            continue
+        path = ref.evidence.rsplit(":", 1)[0]
+        d = path.rpartition("/")[0] if not path.startswith("/") else posixpath.dirname(path)
+        d = d or "."
+        found = owners_of.get(d)
+        if found is None:
             owners = [n for r, n in roots if r == "." or d == r or d.startswith(r + "/")]
+            found = ()
             if owners:
                 longest = max(len(r) for r, n in roots if n in owners)
-                entry["services"].update(n for r, n in roots if n in owners and len(r) == longest)
+                found = tuple(n for r, n in roots if n in owners and len(r) == longest)
+            owners_of[d] = found
+        entry["services"].update(found)
     out = []
     for name in sorted(by_name):
         entry = by_name[name]
-        values = [v for _, _, v in sorted(entry["values"], key=lambda t: (t[0], t[1]))]
+        values = [v for _, _, v in sorted(entry["values"], key=_ORIGIN_THEN_EVIDENCE)]
         secret = is_secret_like(name, values)
         default = None if secret else next((v for v in values if v not in (None, "")), None)
         out.append(

@@ -13,7 +13,6 @@ import os
 import re
 import stat
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 
 MAX_PARSE_BYTES = 1024 * 1024
 MAX_DEPTH = 40
@@ -159,20 +158,25 @@ BINARY_EXT = frozenset(
 
 @dataclass(slots=True)
 class FileEntry:
-    """A regular file inside the tree; ``rel`` is POSIX and relative to the root."""
+    """A regular file inside the tree; ``rel`` is POSIX and relative to the root.
+
+    ``size`` is -1 when the walk did not ``lstat`` files (the auditor learns sizes when it
+    opens them, in its worker processes, rather than one system call per file here).
+    """
 
     rel: str
     path: str
     size: int
     excluded: str | None = None  # "vendored" | "generated" | "documentation" (linguist)
+    name: str = ""
+    dir: str = ""
+    ext: str = ""  # lower-cased, as pathlib's suffix
 
-    @property
-    def name(self) -> str:
-        return self.rel.rsplit("/", 1)[-1]
-
-    @property
-    def dir(self) -> str:
-        return self.rel.rsplit("/", 1)[0] if "/" in self.rel else "."
+    def __post_init__(self) -> None:
+        if not self.name:
+            self.name = self.rel.rsplit("/", 1)[-1]
+            self.dir = self.rel.rsplit("/", 1)[0] if "/" in self.rel else "."
+            self.ext = suffix(self.name)
 
 
 @dataclass
@@ -259,17 +263,28 @@ def _glob_to_regex(base: str, pattern: str) -> re.Pattern[str]:
     return re.compile(regex + "(?:/.*)?")
 
 
-def walk(root: str, *, max_files: int = MAX_FILES, max_depth: int = MAX_DEPTH) -> WalkResult:
-    """List the regular files of ``root`` worth auditing, without following any link."""
+def walk(
+    root: str,
+    *,
+    max_files: int = MAX_FILES,
+    max_depth: int = MAX_DEPTH,
+    stat_files: bool = True,
+) -> WalkResult:
+    """List the regular files of ``root`` worth auditing, without following any link.
+
+    File types come from the directory entries (no system call per file); ``stat_files=False``
+    also leaves ``size`` at -1 instead of calling ``lstat`` on every file.
+    """
     result = WalkResult()
     attrs = GitAttributes()
     real_root = os.path.realpath(root)
+    files = result.files
     stack: list[tuple[str, str, int]] = [(root, ".", 0)]
     while stack:
         abs_dir, rel_dir, depth = stack.pop()
         try:
             with os.scandir(abs_dir) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = sorted(it, key=_by_name)
         except OSError as exc:
             result.skip(rel_dir, f"unreadable directory: {exc.strerror or exc}")
             continue
@@ -278,43 +293,66 @@ def walk(root: str, *, max_files: int = MAX_FILES, max_depth: int = MAX_DEPTH) -
             text = read_text_simple(ga.path)
             if text is not None:
                 attrs.load(rel_dir, text)
+        prefix = "" if rel_dir == "." else rel_dir + "/"
         subdirs: list[tuple[str, str, int]] = []
         for e in entries:
-            rel = e.name if rel_dir == "." else f"{rel_dir}/{e.name}"
+            name = e.name
+            rel = prefix + name
             try:
-                st = e.stat(follow_symlinks=False)
+                if e.is_symlink():
+                    result.skip(rel, _link_reason(e.path, real_root))
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    excluded = name in VENDORED_DIRS or name in DOC_DIRS
+                    if excluded and not attrs.unexcludes_dir(rel):
+                        result.excluded_dirs += 1
+                        continue
+                    if depth + 1 > max_depth:
+                        result.skip(rel, f"deeper than {max_depth} directories")
+                        continue
+                    subdirs.append((e.path, rel, depth + 1))
+                    continue
+                if not e.is_file(follow_symlinks=False):
+                    continue  # sockets, fifos, devices: nothing to read
+                size = e.stat(follow_symlinks=False).st_size if stat_files else -1
             except OSError as exc:
                 result.skip(rel, f"unreadable: {exc.strerror or exc}")
                 continue
-            mode = st.st_mode
-            if stat.S_ISLNK(mode):
-                result.skip(rel, _link_reason(e.path, real_root))
-                continue
-            if stat.S_ISDIR(mode):
-                excluded = e.name in VENDORED_DIRS or e.name in DOC_DIRS
-                if excluded and not attrs.unexcludes_dir(rel):
-                    result.excluded_dirs += 1
-                    continue
-                if depth + 1 > max_depth:
-                    result.skip(rel, f"deeper than {max_depth} directories")
-                    continue
-                subdirs.append((e.path, rel, depth + 1))
-                continue
-            if not stat.S_ISREG(mode):
-                continue  # sockets, fifos, devices: nothing to read
-            if len(result.files) >= max_files:
+            if len(files) >= max_files:
                 result.truncated = True
                 result.skip(rel, f"file limit of {max_files} reached")
                 stack.clear()
                 subdirs.clear()
                 break
-            entry = FileEntry(rel=rel, path=e.path, size=st.st_size)
-            entry.excluded = _classify(entry, attrs)
-            result.files.append(entry)
+            i = name.rfind(".")
+            ext = name[i:].lower() if 0 < i < len(name) - 1 else ""
+            entry = FileEntry(rel, e.path, size, None, name, rel_dir, ext)
+            if (
+                attrs.rules
+                or ext in _CLASSIFY_EXT
+                or name[:1] in _DOC_INITIALS
+                or ".generated." in name
+            ):
+                entry.excluded = _classify(entry, attrs)
+            files.append(entry)
         stack.extend(reversed(subdirs))
-    result.files.sort(key=lambda f: f.rel)
+    files.sort(key=_by_rel)
     result.skipped.sort(key=lambda s: (s["path"], s["reason"]))
     return result
+
+
+def _by_name(entry: os.DirEntry) -> str:
+    return entry.name
+
+
+def _by_rel(entry: FileEntry) -> str:
+    return entry.rel
+
+
+# _GENERATED_NAME needs one of these extensions or ".generated."; _DOC_FILE one of these
+# initials: other names skip both regexes.
+_CLASSIFY_EXT = frozenset({".js", ".css", ".go", ".py", ".pyi", ".cc", ".h", ".cs", ".map"})
+_DOC_INITIALS = frozenset("rRcChHlLaAnN")
 
 
 def _classify(entry: FileEntry, attrs: GitAttributes) -> str | None:
@@ -355,50 +393,89 @@ def read_text_simple(path: str, limit: int = MAX_PARSE_BYTES) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
-def read_text(entry: FileEntry, result: WalkResult, limit: int = MAX_PARSE_BYTES) -> str | None:
-    """The file's text, or None after noting why it was skipped (size, binary, unreadable)."""
-    if entry.size > limit:
-        result.skip(entry.rel, f"larger than {limit} bytes ({entry.size})")
-        return None
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)  # a file swapped for a fifo after the walk must not block
+    | getattr(os, "O_CLOEXEC", 0)
+)
+
+
+_FIRST_READ = 64 * 1024  # whole for most source files; below malloc's mmap threshold
+
+
+def file_size(path: str) -> int:
+    """``lstat`` size of a file the audit does not open (0 when it vanished)."""
     try:
-        data = _read_upto(entry.path, limit + 1, entry.size + 1)
+        return os.stat(path, follow_symlinks=False).st_size
+    except OSError:
+        return 0
+
+
+def read_file(
+    entry: FileEntry, result: WalkResult, limit: int = MAX_PARSE_BYTES
+) -> tuple[int, bytes | None, str | None]:
+    """(size, bytes, text) of a file; bytes and text are None after noting in ``result`` why
+    the file was skipped (size, binary, unreadable).
+
+    Most files are read whole by the first ``read`` (a short read of a regular file means its
+    end); only larger ones cost an ``fstat`` to size the rest of the read.
+    """
+    try:
+        fd = os.open(entry.path, _OPEN_FLAGS)
     except OSError as exc:
         result.skip(entry.rel, f"unreadable: {exc.strerror or exc}")
-        return None
+        return file_size(entry.path), None, None
+    try:
+        data = os.read(fd, _FIRST_READ)
+        size = len(data)
+        if size == _FIRST_READ:
+            st = os.fstat(fd)
+            size = st.st_size
+            if not stat.S_ISREG(st.st_mode):
+                result.skip(entry.rel, "unreadable: not a regular file")
+                return size, None, None
+            if size > limit:
+                result.skip(entry.rel, f"larger than {limit} bytes ({size})")
+                return size, None, None
+            data += _read_upto(fd, limit + 1 - len(data), size + 1 - len(data))
+    except OSError as exc:
+        result.skip(entry.rel, f"unreadable: {exc.strerror or exc}")
+        return file_size(entry.path), None, None
+    finally:
+        os.close(fd)
     if len(data) > limit:
         result.skip(entry.rel, f"larger than {limit} bytes")
-        return None
-    if b"\x00" in data[:_BINARY_SNIFF]:
+        return size, None, None
+    if data.find(b"\x00", 0, _BINARY_SNIFF) >= 0:
         result.skip(entry.rel, "binary")
-        return None
+        return size, None, None
     try:
-        return data.decode("utf-8")
+        return size, data, data.decode("utf-8")
     except UnicodeDecodeError:
         result.skip(entry.rel, "not UTF-8 (decoded with replacement characters)")
-        return data.decode("utf-8", errors="replace")
+        return size, data, data.decode("utf-8", errors="replace")
 
 
-def _read_upto(path: str, most: int, hint: int) -> bytes:
-    """At most ``most`` bytes of ``path`` (not following a final link), read in one system
-    call when the file is still the ``hint - 1`` bytes it was at stat time.
+def _read_upto(fd: int, most: int, hint: int) -> bytes:
+    """At most ``most`` bytes from ``fd``, in one system call when the file is still the
+    ``hint - 1`` bytes it was at stat time.
 
     Plain ``os.read`` calls: a buffered ``read(most)`` would allocate ``most`` bytes each time.
     """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    try:
-        parts = []
-        total = 0
-        want = min(max(hint, 1), most)
-        while total < most:
-            chunk = os.read(fd, want - total if total < want else most - total)
-            if not chunk:
-                break
-            parts.append(chunk)
-            total += len(chunk)
-    finally:
-        os.close(fd)
+    parts = []
+    total = 0
+    want = min(max(hint, 1), most)
+    while total < most:
+        chunk = os.read(fd, want - total if total < want else most - total)
+        if not chunk:
+            break
+        parts.append(chunk)
+        total += len(chunk)
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def suffix(name: str) -> str:
-    return PurePosixPath(name).suffix.lower()
+    """``PurePosixPath(name).suffix.lower()``, without building a path object."""
+    i = name.rfind(".")
+    return name[i:].lower() if 0 < i < len(name) - 1 else ""

@@ -1,8 +1,9 @@
 """What a rollback leaves behind: an incident record and a postmortem stub.
 
-The incidents table belongs to another part of ProdSprint; until it exists an incident is an
-audit-log row (``incident.recorded``, refs ``release_id``, ``commit``, ``step``, ``verdict``)
-plus a JSON artifact ``incidents/<release_id>.json`` under the release's commit. The postmortem
+An incident is an audit-log row (``incident.recorded``, refs ``release_id``, ``commit``,
+``step``, ``verdict``), a row of the ``incidents`` table (caused by the release's commit, source
+``rollback``: a label the change-risk model learns from) and a JSON artifact
+``incidents/<release_id>.json`` under the release's commit. The postmortem
 stub (``release/<release_id>/postmortem.md``) is written from the audit log, so its timeline is
 exactly what was recorded, and leaves the parts only people can write (root cause, actions).
 """
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from prodsprint_dagster.release.state import Release
+from prodsprint_dagster.risk.incidents import record_rollback
 from prodsprint_dagster.store.history import AuditEntry, HistoryStore
 
 INCIDENT_ACTION = "incident.recorded"
@@ -59,7 +61,8 @@ def record_incident(
     details: Mapping[str, Any],
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Append the incident audit row and write ``incidents/<id>.json``; returns the incident."""
+    """Append the incident audit row, record it for the risk model and write
+    ``incidents/<id>.json``; returns the incident."""
     now = now or datetime.now(UTC)
     summary = verdict_summary(verdict)
     refs = {
@@ -82,6 +85,10 @@ def record_incident(
             at=now,
         )
     )
+    record_rollback(
+        history, repo=release.repo, release_id=release.id, commit=release.commit_sha,
+        verdict=summary, reason=reason, service=details.get("service"), opened_at=now,
+    )  # fmt: skip
     incident = {
         "id": f"incident-{release.id}",
         "audit_id": row_id,

@@ -18,6 +18,7 @@ _MAX_DIFF_CHARS = 20_000
 @dg.asset(
     partitions_def=repos_partitions,
     group_name=GROUP_READINESS_CHAIN,
+    deps=["risk_score"],  # the rollout is shaped by the commit's risk band
     kinds={"terraform", "kubernetes", "github"},
     description="Terraform, Helm + Argo Rollouts and CI/CD rendered from the audit, with the "
     "monthly cost, its change and a diff against the last approved plan.",

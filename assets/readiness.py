@@ -19,7 +19,13 @@ CHECK_NO_BLOCKERS = "readiness_has_no_unwaived_blockers"
 
 # The gates' inputs are read from the artifacts each stage wrote; these edges make the order
 # (and staleness) visible in the UI. A gate whose asset has not run is "not measured".
-GATE_ASSETS = ["sbom", "vulnerability_report", "coverage_report", "perf_baseline"]
+GATE_ASSETS = [
+    "sbom",
+    "vulnerability_report",
+    "coverage_report",
+    "perf_baseline",
+    "risk_score",
+]
 
 
 @dg.asset(

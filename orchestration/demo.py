@@ -27,6 +27,7 @@ from prodsprint_dagster.demo import (
     commit_change,
     examples_dir,
 )
+from prodsprint_dagster.demo.risk_seed import seed_demo_risk
 from prodsprint_dagster.errors import ProdSprintError
 from prodsprint_dagster.registry import add_repo, init_config, set_if_absent
 from prodsprint_dagster.store import AuditEntry, HistoryStore
@@ -50,6 +51,8 @@ STAGE_OF_ASSET = {
     "vulnerability_report": "vulnerabilities",
     "coverage_report": "coverage",
     "perf_baseline": "perf",
+    "commit_history": "history",
+    "risk_score": "risk",
     "deploy_plan": "plan",
     "readiness": "readiness",
 }
@@ -78,6 +81,7 @@ def run_demo(
 
     progress("building the example repository")
     repo_path = build_example_repo(cfg.home_path / "demo" / "shop-api")
+    seed_demo_risk(HistoryStore(cfg.history_path), repo_path)  # a few past incidents
     # The bundled OSV fixture database, unless the project configured its own advisories.
     set_if_absent(config_file, "supply", "osv_db", str(examples_dir() / "osv-db"))
     _, changed = add_repo(
@@ -211,6 +215,14 @@ def describe_gates(outputs: dict, stages: dict) -> dict:
                "no regression" if perf.get("baseline") else "first baseline")
         )  # fmt: skip
         extra["perf"] = {"metrics": m, "regressions": regressed, "k6": perf.get("k6")}
+    if "risk_score" in outputs:
+        risk = outputs["risk_score"]
+        top = ", ".join(f["feature"] for f in risk.get("top_features", [])[:3])
+        stages["risk"] = (f"{risk['score']:.2f} ({risk['band']}, {risk['method']}); "
+                          f"top features: {top}")  # fmt: skip
+        keys = ("score", "percentile", "band", "method", "explanation_method", "top_features")
+        extra["risk"] = {k: risk.get(k) for k in keys}
+        extra["risk"]["rollout"] = [s["weight"] for s in risk["rollout"]["steps"]]
     return extra
 
 

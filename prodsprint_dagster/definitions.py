@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets import ALL_ASSET_CHECKS, ALL_ASSETS
-from jobs import ALL_JOBS
+from jobs import ALL_JOBS, ALL_SCHEDULES
 from prodsprint_dagster.config import ProdSprintConfig, config_path, load_config
 from resources import (
     ArtifactStoreResource,
@@ -57,6 +57,7 @@ def build_definitions(cfg: ProdSprintConfig) -> dg.Definitions:
         assets=ALL_ASSETS,
         asset_checks=ALL_ASSET_CHECKS,
         jobs=ALL_JOBS,
+        schedules=ALL_SCHEDULES,
         sensors=ALL_SENSORS,
         resources=build_resources(cfg),
     )

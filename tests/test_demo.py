@@ -24,7 +24,8 @@ def test_demo_reaches_the_snapshot_stage_and_reruns(tmp_path):
     assert first.returncode == 0, first.stderr[-2000:]
     summary = json.loads(first.stdout)
     stages = summary["stages"]
-    gates = {k: stages.pop(k) for k in ("sbom", "vulnerabilities", "coverage", "perf")}
+    gates = {k: stages.pop(k) for k in ("sbom", "vulnerabilities", "coverage", "perf", "history",
+                                        "risk")}  # fmt: skip
     assert stages == {
         "snapshot": "ok", "audit": "ok", "plan": "ok", "readiness": "ready", "approve": "approved",
         "apply": "ok", "staging": "ok", "canary": "passed", "prod": "promoted",
@@ -36,6 +37,10 @@ def test_demo_reaches_the_snapshot_stage_and_reruns(tmp_path):
     assert summary["coverage"]["percent"] >= 80 and summary["coverage"]["tests"]["failed"] == 0
     assert "tests passed" in gates["coverage"]
     assert summary["perf"]["metrics"]["p95_ms"] > 0 and gates["perf"].startswith("p95 ")
+    # A risk score with its explanation; the demo pack puts it in the medium band.
+    risk = summary["risk"]
+    assert 0 < risk["score"] < 1 and risk["band"] == "medium" and risk["top_features"]
+    assert risk["rollout"] == [1, 5, 25, 100] and "top features" in gates["risk"]
     # Attempts, in order; a step may be retried (more data) before it passes.
     weights = [w for _, w, _ in summary["release"]["steps"]]
     assert list(dict.fromkeys(weights)) == [1, 5, 25, 100]
@@ -48,7 +53,7 @@ def test_demo_reaches_the_snapshot_stage_and_reruns(tmp_path):
     assert bad["rollback_seconds"] < 5
     assert summary["plan"]["rollout"] == [1, 5, 25, 100]  # medium risk until risk is scored
     assert not subprocess.run(["pgrep", "-f", summary["repo_path"]], capture_output=True).stdout
-    assert set(summary["readiness"]["not_measured"]) <= {"risk"}
+    assert summary["readiness"]["not_measured"] == []
     assert summary["repo"] == "demo__shop-api"
     assert len(summary["commit"]) == 40
 

@@ -91,6 +91,18 @@ settings:
       high:
         strategy: canary
         steps: [{weight: 10, pause_seconds: 1, analysis: true}, {weight: 100}]
+  # This suite is about the canary judge: the pre-release gates that would stop the bad change
+  # first (perf) or that the one-function service cannot meet (coverage) are loosened here;
+  # tests/quality exercises them.
+  coverage_min: 0
+  patch_coverage_min: 0
+  sbom_min_components: 0  # a standard-library service locks nothing
+  risk_band_thresholds: {medium: 0.0, high: 0.99}  # every change takes the 3-step medium plan
+  perf_rate: 20
+  perf_duration_seconds: 2
+  perf_budgets: {p95_ms: 5000, error_ratio: 0.5}
+  perf_max_regression_pct: 100000
+  perf_max_error_increase: 1.0
 """
 
 
@@ -108,7 +120,8 @@ def service_repo(project, make_repo):
     repo.commit("Dockerfile", DOCKERFILE, "container")
     repo.commit(
         "tests/test_app.py",
-        "import app\n\n\ndef test_rate():\n    assert app.ERROR_RATE < 0.05\n",
+        # The unit test knows nothing of the bad change's failures: the canary must catch it.
+        "import app\n\n\ndef test_rate():\n    assert 0 <= app.ERROR_RATE <= 1\n",
         "tests",
     )
     repo.commit("app.py", SERVICE.format(error_rate=0.0, extra_ms=0), "orders service")

@@ -3,7 +3,7 @@
 Each module registers its commands on :data:`main`; importing them here assembles the CLI.
 """
 
-from prodsprint_dagster.cli import core, perf, quality, supply  # noqa: F401  (registers commands)
+from prodsprint_dagster.cli import core, perf, provenance, quality, risk, supply  # noqa: F401  (registers commands)
 from prodsprint_dagster.cli.base import main
 
 __all__ = ["main"]

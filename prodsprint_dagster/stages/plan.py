@@ -32,6 +32,8 @@ def build_deploy_plan(
     """Render the plan for ``commit`` and store it; returns plan, cost, diff and their base."""
     target = target or ctx.repo.target
     pack = ctx.pack()
+    if risk_band is None:  # the risk stage's band for this commit, when it has scored it
+        risk_band = (ctx.load(commit, "risk.json") or {}).get("band")
     rollout = rollout_plan_for(risk_band, pack)
     plan = render_plan(
         audit, target=target, repo=ctx.repo.name, commit=commit, rollout=rollout, options=options
@@ -59,6 +61,13 @@ def build_deploy_plan(
     io.put_text(name, commit, plan_artifact(target, "diff.patch"), diff["unified"])
     for rel, text in plan["files"].items():
         io.put_text(name, commit, plan_artifact(target, f"files/{rel}"), text)
+    if ctx.home is not None:  # sign what was just stored; apply verifies it
+        from prodsprint_dagster.provenance import attest_plan, load_or_create_signing_key
+
+        doc["provenance"] = attest_plan(
+            io, load_or_create_signing_key(ctx.home), repo=name, commit=commit, target=target,
+            repo_uri=ctx.repo.url, run_id=ctx.run_id, now=ctx.clock(),
+        )  # fmt: skip
     doc["unified_diff"] = diff["unified"]
     doc["smoke_tests"] = smoke_tests_for(ctx, audit, commit)
     return doc

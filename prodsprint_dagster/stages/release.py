@@ -136,8 +136,11 @@ def run_release_action(
         )
     commit, run_id = release.commit_sha, ctx.run_id
     if action == "apply":
+        verify_plan_provenance(ctx, commit, release.target)
         outcome = conductor.apply(release_id, terraform_files_for(ctx, commit), actor=actor,
                                   run_id=run_id)  # fmt: skip
+        if outcome.outcome == "applied":
+            outcome.details["provenance"] = attest_applied_release(ctx, release)
     elif action == "deploy_staging":
         outcome = conductor.deploy_staging(release_id, service_spec_for(ctx, commit),
                                            actor=actor, run_id=run_id)  # fmt: skip
@@ -174,3 +177,22 @@ def database_after_rollback(ctx: StageContext, release: Release) -> dict[str, An
         return {"rolled_back": None, "note": "the plan found no migration without a down step"}
     note = "the application is back on the last good version; the schema is not"
     return {"rolled_back": False, "warnings": warned, "note": note}
+
+
+def verify_plan_provenance(ctx: StageContext, commit: str, target: str) -> None:
+    """Refuse to apply a plan whose signed attestation does not match what is stored."""
+    from prodsprint_dagster.provenance import load_public_key, public_key_path, verify_plan
+
+    key = load_public_key(public_key_path(Path(ctx.home or ".")))
+    verify_plan(ctx.artifacts, key, repo=ctx.repo.name, commit=commit, target=target)
+
+
+def attest_applied_release(ctx: StageContext, release: Release) -> dict[str, Any]:
+    """Sign what this release applied (its Terraform) and what it came from (the plan)."""
+    from prodsprint_dagster.provenance import attest_release, load_or_create_signing_key
+
+    return attest_release(
+        ctx.artifacts, load_or_create_signing_key(Path(ctx.home or ".")), repo=release.repo,
+        commit=release.commit_sha, target=release.target, release_id=release.id,
+        repo_uri=ctx.repo.url, run_id=ctx.run_id, now=ctx.clock(),
+    )  # fmt: skip

@@ -8,6 +8,7 @@ Lockfiles come from untrusted repositories: a file may be huge, a symlink may po
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -188,3 +189,14 @@ class LineIndex:
 
     def nth(self, index: int) -> int | None:
         return self.ordered[index] if 0 <= index < len(self.ordered) else None
+
+
+def json_object(src: LockInput) -> dict:
+    """The lockfile's top-level JSON object, or Malformed naming the line of the problem."""
+    try:
+        data = json.loads(src.text)
+    except json.JSONDecodeError as exc:
+        raise Malformed(f"invalid JSON: {exc.msg}", exc.lineno) from None
+    if not isinstance(data, dict):
+        raise Malformed("top level is not an object", 1)
+    return data

@@ -6,11 +6,10 @@ one.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import replace
 
-from prodsprint_dagster.supply.lockfiles._base import LineIndex, LockInput, Malformed
+from prodsprint_dagster.supply.lockfiles._base import LineIndex, LockInput, Malformed, json_object
 from prodsprint_dagster.supply.lockfiles._purl import hex_hash, make
 from prodsprint_dagster.supply.model import Component
 
@@ -19,12 +18,7 @@ _PLATFORM = re.compile(r"^(php|hhvm|ext-|lib-|composer(-plugin-api|-runtime-api)
 
 
 def parse(src: LockInput) -> list[Component]:
-    try:
-        data = json.loads(src.text)
-    except json.JSONDecodeError as exc:
-        raise Malformed(f"invalid JSON: {exc.msg}", exc.lineno) from None
-    if not isinstance(data, dict):
-        raise Malformed("top level is not an object", 1)
+    data = json_object(src)
     lines = LineIndex(src.text, _NAME_LINES)
     comps: dict[str, Component] = {}
     requires: dict[str, list[str]] = {}

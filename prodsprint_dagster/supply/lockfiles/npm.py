@@ -11,11 +11,10 @@ one; neither is emitted, and packages a member declares carry that member as ``w
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import replace
 
-from prodsprint_dagster.supply.lockfiles._base import LineIndex, LockInput, Malformed
+from prodsprint_dagster.supply.lockfiles._base import LineIndex, LockInput, Malformed, json_object
 from prodsprint_dagster.supply.lockfiles._purl import make, purl_for, sri_hashes
 from prodsprint_dagster.supply.model import Component, Gap
 
@@ -26,12 +25,7 @@ _DECLARED_FIELDS = ("dependencies", "devDependencies", "optionalDependencies", "
 
 
 def parse(src: LockInput) -> list[Component]:
-    try:
-        data = json.loads(src.text)
-    except json.JSONDecodeError as exc:
-        raise Malformed(f"invalid JSON: {exc.msg}", exc.lineno) from None
-    if not isinstance(data, dict):
-        raise Malformed("top level is not an object", 1)
+    data = json_object(src)
     packages = data.get("packages")
     if isinstance(packages, dict) and packages:
         return _parse_packages(src, packages)

@@ -6,10 +6,9 @@ project's own code and are not emitted.
 
 from __future__ import annotations
 
-import json
 import re
 
-from prodsprint_dagster.supply.lockfiles._base import LockInput, Malformed
+from prodsprint_dagster.supply.lockfiles._base import LockInput, Malformed, json_object
 from prodsprint_dagster.supply.lockfiles._purl import make, prefixed_hash
 from prodsprint_dagster.supply.model import Component, Gap
 
@@ -18,12 +17,7 @@ _SECTIONS = {"default": "required", "develop": "dev"}
 
 
 def parse(src: LockInput) -> list[Component]:
-    try:
-        data = json.loads(src.text)
-    except json.JSONDecodeError as exc:
-        raise Malformed(f"invalid JSON: {exc.msg}", exc.lineno) from None
-    if not isinstance(data, dict):
-        raise Malformed("top level is not an object", 1)
+    data = json_object(src)
     lines = _key_lines(src.text)
     out: list[Component] = []
     for section, scope in _SECTIONS.items():

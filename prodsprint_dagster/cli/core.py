@@ -447,6 +447,10 @@ def demo(ctx: Ctx, no_release: bool, keep_running: bool):
             steps = " → ".join(f"{w}% {state}" for _, w, state in summary["release"]["steps"])
             out.print(f"good change {summary['release']['commit'][:12]}: {steps}")
         bad = summary.get("bad_change")
+        if bad and bad.get("blocked_before_release_by"):
+            out.print(f"bad change {bad['commit'][:12]} blocked before release by "
+                      f"{', '.join(bad['blocked_before_release_by'])}; waived for the demo so "
+                      "the canary judge can catch it too")  # fmt: skip
         if bad:
             for event in bad.get("timeline", []):
                 step = "" if event["step"] is None else f" (step {event['step']})"

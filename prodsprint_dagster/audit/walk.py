@@ -14,61 +14,14 @@ import re
 import stat
 from dataclasses import dataclass, field
 
+from prodsprint_dagster.vendored import VENDORED_DIRS
+
 MAX_PARSE_BYTES = 1024 * 1024
 MAX_DEPTH = 40
 MAX_FILES = 200_000
 MAX_SKIPPED_LISTED = 1000
 _BINARY_SNIFF = 8192
 
-# Directory names that are never the service's own code (linguist vendor.yml, plus tool caches).
-VENDORED_DIRS = frozenset(
-    {
-        "node_modules",
-        "bower_components",
-        "jspm_packages",
-        "vendor",
-        "vendors",
-        "third_party",
-        "third-party",
-        "thirdparty",
-        "Pods",
-        "Carthage",
-        ".venv",
-        "venv",
-        "virtualenv",
-        ".virtualenv",
-        "env.bak",
-        "site-packages",
-        "__pycache__",
-        ".git",
-        ".hg",
-        ".svn",
-        ".tox",
-        ".nox",
-        ".mypy_cache",
-        ".pytest_cache",
-        ".ruff_cache",
-        ".cache",
-        ".gradle",
-        ".idea",
-        ".vscode",
-        ".terraform",
-        ".next",
-        ".nuxt",
-        ".svelte-kit",
-        ".turbo",
-        ".parcel-cache",
-        ".yarn",
-        ".pnpm-store",
-        "dist",
-        "build",
-        "out",
-        "target",
-        "coverage",
-        "htmlcov",
-        ".eggs",
-    }
-)
 DOC_DIRS = frozenset({"docs", "doc", "Documentation", "examples", "example", "samples"})
 # Files linguist calls documentation: excluded from language bytes, still read for facts.
 _DOC_FILE = re.compile(

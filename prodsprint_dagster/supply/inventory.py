@@ -28,55 +28,13 @@ from prodsprint_dagster.supply.lockfiles import (
 )
 from prodsprint_dagster.supply.lockfiles._base import is_safe_rel, read_repo_file
 from prodsprint_dagster.supply.model import Component, Gap, Inventory
+from prodsprint_dagster.vendored import VENDORED_DIRS
 
 MAX_WALK_DEPTH = 40
 MAX_WALK_ENTRIES = 500_000
-# Directories that never hold the repository's own lockfiles: VCS data, installed packages,
-# virtualenvs, vendored copies, caches and build output.
-SKIP_DIRS = frozenset(
-    {
-        ".git",
-        ".hg",
-        ".svn",
-        "node_modules",
-        "bower_components",
-        "jspm_packages",
-        ".venv",
-        "venv",
-        "virtualenv",
-        ".virtualenv",
-        "site-packages",
-        "__pypackages__",
-        "vendor",
-        "vendors",
-        "third_party",
-        "third-party",
-        "thirdparty",
-        "Pods",
-        "Carthage",
-        "__pycache__",
-        ".tox",
-        ".nox",
-        ".mypy_cache",
-        ".pytest_cache",
-        ".ruff_cache",
-        ".cache",
-        ".gradle",
-        ".idea",
-        ".vscode",
-        ".terraform",
-        ".next",
-        ".nuxt",
-        ".svelte-kit",
-        ".turbo",
-        ".yarn",
-        ".pnpm-store",
-        "target",
-        "dist",
-        "build",
-        ".eggs",
-    }
-)
+# Directories that never hold the repository's own lockfiles: the audit's vendored, cache and
+# build directories, plus PEP 582's local package folder.
+SKIP_DIRS = VENDORED_DIRS | {"__pypackages__"}
 _PYTHON_LOCKS = ("poetry.lock", "uv.lock", "pdm.lock", "Pipfile.lock")
 # Gap codes meaning the file itself was not read (as opposed to read and found wanting).
 NOT_READ = frozenset(

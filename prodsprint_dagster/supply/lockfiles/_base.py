@@ -15,6 +15,8 @@ import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
+import yaml
+
 from prodsprint_dagster.supply.model import Component, Gap
 
 MAX_LOCKFILE_BYTES = 64 * 1024 * 1024
@@ -199,4 +201,22 @@ def json_object(src: LockInput) -> dict:
         raise Malformed(f"invalid JSON: {exc.msg}", exc.lineno) from None
     if not isinstance(data, dict):
         raise Malformed("top level is not an object", 1)
+    return data
+
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader when built
+
+
+def yaml_mapping(src: LockInput) -> dict:
+    """The lockfile's top-level YAML mapping, or Malformed naming the line of the problem."""
+    try:
+        data = yaml.load(src.text, Loader=_YAML_LOADER)  # noqa: S506 - safe loaders only
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise Malformed(
+            f"invalid YAML: {getattr(exc, 'problem', None) or exc}",
+            mark.line + 1 if mark is not None else None,
+        ) from None
+    if not isinstance(data, dict):
+        raise Malformed("top level is not a mapping", 1)
     return data

@@ -13,14 +13,11 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-import yaml
-
-from prodsprint_dagster.supply.lockfiles._base import LineIndex, LockInput, Malformed
+from prodsprint_dagster.supply.lockfiles._base import LineIndex, LockInput, Malformed, yaml_mapping
 from prodsprint_dagster.supply.lockfiles._graph import reachability_scopes
 from prodsprint_dagster.supply.lockfiles._purl import make, sri_hashes
 from prodsprint_dagster.supply.model import Component
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _PACKAGE_KEYS = re.compile(r"(?m)^  ('[^'\n]*'|\"[^\"\n]*\"|[^\s'\"#][^\n]*?):[ \t]*$")
 _DEP_FIELDS = (
     ("required", "dependencies"),
@@ -30,16 +27,7 @@ _DEP_FIELDS = (
 
 
 def parse(src: LockInput) -> list[Component]:
-    try:
-        data = yaml.load(src.text, Loader=_Loader)  # noqa: S506 - CSafeLoader/SafeLoader only
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise Malformed(
-            f"invalid YAML: {getattr(exc, 'problem', None) or exc}",
-            mark.line + 1 if mark is not None else None,
-        ) from None
-    if not isinstance(data, dict):
-        raise Malformed("top level is not a mapping", 1)
+    data = yaml_mapping(src)
     raw_version = data.get("lockfileVersion")
     try:
         major = int(float(str(raw_version).strip("'\"")))

@@ -16,13 +16,12 @@ import re
 from dataclasses import replace
 from urllib.parse import unquote
 
-import yaml
-
 from prodsprint_dagster.supply.lockfiles._base import (
     LineIndex,
     LockInput,
     Malformed,
     merge_component,
+    yaml_mapping,
 )
 from prodsprint_dagster.supply.lockfiles._graph import reachability_scopes
 from prodsprint_dagster.supply.lockfiles._js_manifest import (
@@ -33,7 +32,6 @@ from prodsprint_dagster.supply.lockfiles._js_manifest import (
 from prodsprint_dagster.supply.lockfiles._purl import make, sri_hashes
 from prodsprint_dagster.supply.model import Component
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BERRY = re.compile(r"(?m)^__metadata:")
 _BERRY_KEYS = re.compile(r'(?m)^("[^"\n]*"|[^\s"#][^\n]*?):[ \t]*$')
 _LOCAL_PROTOCOLS = ("link:", "portal:", "file:")
@@ -186,16 +184,7 @@ def _locator(resolution: str) -> tuple[str, str]:
 
 
 def _berry(src: LockInput) -> list[Component]:
-    try:
-        data = yaml.load(src.text, Loader=_Loader)  # noqa: S506 - CSafeLoader/SafeLoader only
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise Malformed(
-            f"invalid YAML: {getattr(exc, 'problem', None) or exc}",
-            mark.line + 1 if mark is not None else None,
-        ) from None
-    if not isinstance(data, dict):
-        raise Malformed("top level is not a mapping", 1)
+    data = yaml_mapping(src)
     lines = LineIndex(src.text, _BERRY_KEYS)
     entries: list[tuple[str, dict, int | None]] = []
     by_descriptor: dict[str, int] = {}

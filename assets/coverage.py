@@ -8,6 +8,7 @@ business (readiness), so a failing suite shows here in metadata without failing 
 
 import dagster as dg
 
+from assets.metadata import table
 from prodsprint_dagster.constants import GROUP_READINESS_CHAIN
 from prodsprint_dagster.partitions import repos_partitions
 from prodsprint_dagster.quality.coverage import QualitySettings, judge_coverage
@@ -46,7 +47,7 @@ def coverage_report(
     metadata = {
         "commit": dg.MetadataValue.text(commit),
         "source": dg.MetadataValue.text(coverage["source"]),
-        "files": _table(
+        "files": table(
             coverage["files"],
             [
                 ("path", "string"),
@@ -57,8 +58,9 @@ def coverage_report(
                 ("branch_percent", "float"),
                 ("missing", "string"),
             ],
+            limit=_MAX_ROWS,
         ),
-        "flaky": _table(
+        "flaky": table(
             flaky,
             [
                 ("test", "string"),
@@ -67,6 +69,7 @@ def coverage_report(
                 ("runs", "int"),
                 ("quarantined", "bool"),
             ],
+            limit=_MAX_ROWS,
         ),
         "flaky_tests": dg.MetadataValue.int(len(flaky)),
         "coverage_run_id": dg.MetadataValue.int(result["coverage_run_id"]),
@@ -107,24 +110,3 @@ def coverage_report(
             ),
         },
     )
-
-
-def _table(rows: list[dict], columns: list[tuple[str, str]]) -> dg.MetadataValue:
-    schema = dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns])
-    records = [
-        dg.TableRecord({name: _cell(row.get(name), kind) for name, kind in columns})
-        for row in rows[:_MAX_ROWS]
-    ]
-    return dg.MetadataValue.table(records=records, schema=schema)
-
-
-def _cell(value, kind: str):
-    if value is None:
-        return None
-    if kind == "int":
-        return int(value)
-    if kind == "float":
-        return float(value)
-    if kind == "bool":
-        return bool(value)
-    return str(value)

@@ -9,6 +9,7 @@ regressions block, noise does not.
 
 import dagster as dg
 
+from assets.metadata import table
 from prodsprint_dagster.constants import GROUP_READINESS_CHAIN, POOL_PERF_LOAD
 from prodsprint_dagster.partitions import repos_partitions
 from prodsprint_dagster.stages.perf import measure_perf, perf_gate
@@ -90,8 +91,8 @@ def _metadata(doc: dict, commit: str, ctx) -> dict:
         "p99_ms": dg.MetadataValue.float(float(metrics["p99_ms"])),
         "error_pct": dg.MetadataValue.float(float(metrics["error_ratio"]) * 100),
         "rps": dg.MetadataValue.float(float(metrics["rps"])),
-        "routes": _table(routes, _ROUTE_COLUMNS),
-        "regressions": _table(doc["regressions"], _REGRESSION_COLUMNS),
+        "routes": table(routes, _ROUTE_COLUMNS),
+        "regressions": table(doc["regressions"], _REGRESSION_COLUMNS),
         "regression_count": dg.MetadataValue.int(len(regressions)),
         "over_budget": dg.MetadataValue.int(len(doc["over_budget"])),
         "baseline": dg.MetadataValue.text(
@@ -109,12 +110,3 @@ def _metadata(doc: dict, commit: str, ctx) -> dict:
             ctx.artifacts.store.uri(ctx.repo.name, commit, "perf.json")
         ),
     }
-
-
-def _table(rows: list[dict], columns: list[str]) -> dg.MetadataValue:
-    schema = dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in columns])
-    records = [
-        dg.TableRecord({c: "" if row.get(c) is None else str(row.get(c)) for c in columns})
-        for row in rows
-    ]
-    return dg.MetadataValue.table(records=records, schema=schema)

@@ -7,6 +7,7 @@ commit they describe.
 
 import dagster as dg
 
+from assets.metadata import artifact_link
 from prodsprint_dagster.constants import GROUP_READINESS_CHAIN, POOL_HISTORY_DB, TAG_COMMIT
 from prodsprint_dagster.names import redact_url
 from prodsprint_dagster.partitions import repos_partitions
@@ -59,8 +60,6 @@ def repo_snapshot(
             "url": dg.MetadataValue.text(record["url"]),
             "files": dg.MetadataValue.int(snap.files),
             "bytes": dg.MetadataValue.int(snap.bytes),
-            "snapshot": dg.MetadataValue.url(uri)
-            if uri.startswith("s3:")
-            else dg.MetadataValue.path(uri.removeprefix("file://")),
+            "snapshot": artifact_link(uri),
         },
     )

@@ -79,6 +79,7 @@ from prodsprint_dagster.demo import (
 )
 from prodsprint_dagster.errors import ProdSprintError
 from prodsprint_dagster.release import ReleaseStore, next_action
+from prodsprint_dagster.release.conductor import LoadGenerator
 from prodsprint_dagster.release.local import LocalTarget
 from prodsprint_dagster.stages import StageContext
 from prodsprint_dagster.stages.release import run_release_action, start_release
@@ -172,64 +173,13 @@ class WeightWatcher:
         return None
 
 
-class Probe:
-    """Paced keep-alive GETs through the proxy, each recorded with its version header."""
+class Probe(LoadGenerator):
+    """Paced keep-alive GETs through the proxy (the release's own load generator), each
+    recorded with the version that answered it."""
 
     def __init__(self, base_url: str, path: str, rps: float, workers: int = 4):
-        host, port = base_url.removeprefix("http://").rstrip("/").split(":")
-        self.host, self.port, self.path = host, int(port), path
-        self.rps = rps
-        self.workers = max(1, min(workers, int(rps) or 1))
-        self.records: list[tuple[float, float, int | None, str | None]] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-
-    def __enter__(self) -> Probe:
-        if self.rps > 0:
-            start = time.monotonic()
-            for k in range(self.workers):
-                t = threading.Thread(target=self._worker, args=(start + k / self.rps,),
-                                     name=f"probe-{k}", daemon=True)  # fmt: skip
-                t.start()
-                self._threads.append(t)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join(timeout=15)
-
-    def _worker(self, due: float) -> None:
-        interval = self.workers / self.rps
-        conn: http.client.HTTPConnection | None = None
-        mine = []
-        while not self._stop.is_set():
-            now = time.monotonic()
-            if due > now and self._stop.wait(due - now):
-                break
-            due = max(due + interval, time.monotonic() - 1.0)
-            sent = time.time()
-            status, version = None, None
-            try:
-                if conn is None:
-                    conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
-                conn.request("GET", self.path, headers={"User-Agent": "bench-release-probe"})
-                resp = conn.getresponse()
-                resp.read()
-                status, version = resp.status, resp.getheader("X-ProdSprint-Version")
-                if resp.will_close:
-                    conn.close()
-                    conn = None
-            except (OSError, http.client.HTTPException):
-                if conn is not None:
-                    conn.close()
-                conn = None
-            mine.append((sent, time.time(), status, version))
-        if conn is not None:
-            conn.close()
-        with self._lock:
-            self.records.extend(mine)
+        super().__init__(base_url, (path,), rps, workers=workers, record=True,
+                         headers={"User-Agent": "bench-release-probe"})  # fmt: skip
 
     def classify(self, canary: str, start: float = 0.0, end: float = float("inf")) -> dict:
         """Requests in flight at some point of [start, end], by what went wrong."""

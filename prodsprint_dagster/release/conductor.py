@@ -47,7 +47,7 @@ from prodsprint_dagster.release.incidents import (
 from prodsprint_dagster.release.judge import Samples, judge
 from prodsprint_dagster.release.plan import deadline_for, judge_policy_for, step_deadline
 from prodsprint_dagster.release.state import Release, ReleaseStore, next_action, state_label
-from prodsprint_dagster.release.target import DeployError
+from prodsprint_dagster.release.target import VERSION_HEADER, DeployError
 from prodsprint_dagster.store.artifacts import ArtifactIO
 from prodsprint_dagster.store.history import AuditEntry, HistoryStore
 
@@ -210,9 +210,15 @@ class LoadGenerator:
         workers: int = 8,
         timeout: float = 10.0,
         headers: Mapping[str, str] | None = None,
+        record: bool = False,
     ):
         if rps <= 0:
             raise ReleaseError("load_rps must be positive")
+        # With ``record``: (sent, done, status or None, version header) per request, for
+        # callers that need to know which version answered when (benchmarks, fault tests).
+        self.records: list[tuple[float, float, int | None, str | None]] | None = (
+            [] if record else None
+        )
         self.headers = {"User-Agent": "prodsprint-load", **(headers or {})}
         parts = urlsplit(base_url)
         if parts.scheme != "http" or not parts.hostname:
@@ -271,7 +277,8 @@ class LoadGenerator:
             if time.monotonic() - due > 1.0:
                 due = time.monotonic()
             due += interval
-            status = None
+            status = version = None
+            sent = time.time()
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
@@ -279,6 +286,8 @@ class LoadGenerator:
                 resp = conn.getresponse()
                 resp.read()
                 status = resp.status
+                if self.records is not None:
+                    version = resp.getheader(VERSION_HEADER)
                 if resp.will_close:
                     conn.close()
                     conn = None
@@ -288,6 +297,8 @@ class LoadGenerator:
                 conn = None
             with self._lock:
                 self.sent += 1
+                if self.records is not None:
+                    self.records.append((sent, time.time(), status, version))
                 if status is None:
                     self.failed += 1
                 else:

@@ -14,6 +14,10 @@ from typing import Any, Protocol, TypedDict, runtime_checkable
 
 from prodsprint_dagster.errors import ProdSprintError
 
+# The response header naming the version that answered (the local proxy sets it; proxy.py
+# repeats the name because it also runs as a standalone script).
+VERSION_HEADER = "X-ProdSprint-Version"
+
 
 class DeployError(ProdSprintError):
     """A deploy target could not deploy, route, promote, roll back or stop a version."""

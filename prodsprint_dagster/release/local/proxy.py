@@ -46,7 +46,7 @@ else:  # started as a script by the local target: see procs.script_argv
     from stats import ProxyCollector, StatsRow, VersionStats  # type: ignore[no-redef]
 
 TOKEN_ENV = "PRODSPRINT_PROXY_TOKEN"  # noqa: S105 - the name of the variable
-VERSION_HEADER = "X-ProdSprint-Version"
+VERSION_HEADER = "X-ProdSprint-Version"  # = release.target.VERSION_HEADER (script: no import)
 # Blue/green preview (Argo Rollouts' previewService): a request carrying the admin token in
 # this header goes to the service's preview version whatever the weights say. Only the
 # release's own analysis load knows the token, so users never reach an unpromoted version.
